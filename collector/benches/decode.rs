@@ -1,0 +1,227 @@
+//! Decode + Arrow append, records per second on one core, for NetFlow v5, v9 and IPFIX
+//! (a typical 15-IE IPv4 template and the vDS template), against two references in the
+//! same run: `netflow_parser` parsing alone, and a decoder hard-wired to the template's
+//! fixed offsets that fills the same `flows` batch (the practical limit).
+//!
+//! `cargo bench -p plumb-collector --bench decode`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+use plumb_collector::addr;
+use plumb_collector::netflow::{Decoder, DecoderConfig};
+use plumb_collector::schema::{FlowBuilders, FlowRow};
+
+const RECORDS: usize = 30;
+const BATCH: usize = 65_536;
+
+/// (IE id, length, PEN) of the typical IPv4 template (63-byte records).
+const TYPICAL: &[(u16, u16, u32)] = &[
+    (8, 4, 0), (12, 4, 0), (7, 2, 0), (11, 2, 0), (4, 1, 0), (6, 1, 0), (5, 1, 0), (1, 8, 0),
+    (2, 8, 0), (152, 8, 0), (153, 8, 0), (10, 4, 0), (14, 4, 0), (15, 4, 0), (16, 4, 0),
+];
+
+/// The vDS IPv4 template (ids 256/264): 21 fields with VMware IEs and padding.
+const VDS: &[(u16, u16, u32)] = &[
+    (8, 4, 0), (12, 4, 0), (1, 8, 0), (2, 8, 0), (152, 8, 0), (153, 8, 0), (7, 2, 0), (11, 2, 0),
+    (10, 4, 0), (14, 4, 0), (351, 8, 0), (4, 1, 0), (136, 1, 0), (6, 1, 0), (5, 1, 0), (53, 1, 0),
+    (61, 1, 0), (890, 2, 6876), (888, 2, 6876), (889, 1, 6876), (210, 1, 0),
+];
+
+fn header(version: u16, len: usize, seq: u32) -> Vec<u8> {
+    let mut m = Vec::new();
+    if version == 10 {
+        m.extend(10u16.to_be_bytes());
+        m.extend((len as u16).to_be_bytes());
+        m.extend(1_700_000_000u32.to_be_bytes());
+        m.extend(seq.to_be_bytes());
+        m.extend(1u32.to_be_bytes());
+    } else {
+        m.extend(9u16.to_be_bytes());
+        m.extend((RECORDS as u16).to_be_bytes());
+        m.extend(100_000u32.to_be_bytes());
+        m.extend(1_700_000_000u32.to_be_bytes());
+        m.extend(seq.to_be_bytes());
+        m.extend(1u32.to_be_bytes());
+    }
+    m
+}
+
+fn template_set(version: u16, fields: &[(u16, u16, u32)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(256u16.to_be_bytes());
+    body.extend((fields.len() as u16).to_be_bytes());
+    for &(id, len, pen) in fields {
+        if pen != 0 {
+            body.extend((id | 0x8000).to_be_bytes());
+            body.extend(len.to_be_bytes());
+            body.extend(pen.to_be_bytes());
+        } else {
+            body.extend(id.to_be_bytes());
+            body.extend(len.to_be_bytes());
+        }
+    }
+    let mut set = Vec::new();
+    set.extend((if version == 10 { 2u16 } else { 0 }).to_be_bytes());
+    set.extend(((body.len() + 4) as u16).to_be_bytes());
+    set.extend(body);
+    set
+}
+
+/// A record of plausible values for the template.
+fn record(fields: &[(u16, u16, u32)], i: usize) -> Vec<u8> {
+    let mut r = Vec::new();
+    for &(id, len, _) in fields {
+        let v: u64 = match id {
+            8 => 0x0a00_0000 | (i as u64 * 7919 % 65_536),
+            12 => 0xc0a8_0000 | (i as u64 % 256),
+            7 => 1024 + i as u64,
+            11 => 443,
+            4 => 6,
+            1 => 1500 * (i as u64 + 1),
+            2 => i as u64 + 1,
+            152 | 153 => 1_700_000_000_000 - 1000,
+            _ => i as u64,
+        };
+        r.extend(&v.to_be_bytes()[8 - len as usize..]);
+    }
+    r
+}
+
+fn message(version: u16, fields: &[(u16, u16, u32)], with_template: bool, seq: u32) -> Vec<u8> {
+    let mut sets = Vec::new();
+    if with_template {
+        sets.extend(template_set(version, fields));
+    }
+    let data: Vec<u8> = (0..RECORDS).flat_map(|i| record(fields, i)).collect();
+    sets.extend(256u16.to_be_bytes());
+    sets.extend(((data.len() + 4) as u16).to_be_bytes());
+    sets.extend(data);
+    let hlen = if version == 10 { 16 } else { 20 };
+    let mut m = header(version, hlen + sets.len(), seq);
+    m.extend(sets);
+    m
+}
+
+fn v5_packet() -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend(5u16.to_be_bytes());
+    m.extend((RECORDS as u16).to_be_bytes());
+    m.extend(100_000u32.to_be_bytes());
+    m.extend(1_700_000_000u32.to_be_bytes());
+    m.extend(0u32.to_be_bytes());
+    m.extend(0u32.to_be_bytes());
+    m.extend([0, 0, 0, 0]);
+    for i in 0..RECORDS as u32 {
+        m.extend((0x0a00_0000 | i).to_be_bytes());
+        m.extend(0xc0a8_0001u32.to_be_bytes());
+        m.extend(0u32.to_be_bytes());
+        m.extend(1u16.to_be_bytes());
+        m.extend(2u16.to_be_bytes());
+        m.extend((i + 1).to_be_bytes());
+        m.extend((1500 * (i + 1)).to_be_bytes());
+        m.extend(99_000u32.to_be_bytes());
+        m.extend(99_900u32.to_be_bytes());
+        m.extend((1024 + i as u16).to_be_bytes());
+        m.extend(443u16.to_be_bytes());
+        m.extend([0, 0x18, 6, 0]);
+        m.extend([0, 0, 0, 0, 24, 24, 0, 0]);
+    }
+    m
+}
+
+fn be(b: &[u8]) -> u64 {
+    b.iter().fold(0, |a, &x| (a << 8) | x as u64)
+}
+
+/// The limit: the typical template's offsets hard-wired, filling the same batch.
+fn hardwired_typical(msg: &[u8], out: &mut FlowBuilders, exporter: addr::Addr16) {
+    let data = &msg[20..];
+    for r in data.chunks_exact(63) {
+        let row = FlowRow {
+            time_received: Some(1),
+            exporter: Some(exporter),
+            observation_domain: Some(1),
+            source_kind: Some("ipfix"),
+            src_addr: Some(addr::from_v4_bytes(r[0..4].try_into().unwrap())),
+            dst_addr: Some(addr::from_v4_bytes(r[4..8].try_into().unwrap())),
+            src_port: Some(be(&r[8..10]) as u16),
+            dst_port: Some(be(&r[10..12]) as u16),
+            protocol: Some(r[12]),
+            tcp_flags: Some(r[13] as u16),
+            tos: Some(r[14]),
+            bytes_reported: Some(be(&r[15..23])),
+            bytes: Some(be(&r[15..23])),
+            packets_reported: Some(be(&r[23..31])),
+            packets: Some(be(&r[23..31])),
+            flow_start: Some(be(&r[31..39]) as i64 * 1000),
+            flow_end: Some(be(&r[39..47]) as i64 * 1000),
+            in_if: Some(be(&r[47..51]) as u32),
+            out_if: Some(be(&r[51..55]) as u32),
+            next_hop: Some(addr::from_v4_bytes(r[55..59].try_into().unwrap())),
+            src_as: Some(be(&r[59..63]) as u32),
+            ..Default::default()
+        };
+        out.append(&row, []);
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let exporter = addr::parse_text("192.0.2.1").unwrap();
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(RECORDS as u64));
+
+    for (name, version, fields) in
+        [("ipfix_typical", 10u16, TYPICAL), ("v9_typical", 9, TYPICAL), ("ipfix_vds", 10, VDS)]
+    {
+        let tpl = message(version, fields, true, 0);
+        let data = message(version, fields, false, 0);
+        let mut dec = Decoder::new(DecoderConfig::default());
+        let mut out = FlowBuilders::with_capacity(BATCH);
+        dec.decode(&tpl, exporter, 1, &mut out);
+        out.finish();
+        g.bench_function(format!("{name}/plumb"), |b| {
+            b.iter(|| {
+                dec.decode(black_box(&data), exporter, 1, &mut out);
+                if out.len() >= BATCH {
+                    black_box(out.finish());
+                }
+            })
+        });
+        let mut parser = netflow_parser::NetflowParser::default();
+        let _ = parser.parse_bytes(&tpl);
+        g.bench_function(format!("{name}/netflow_parser_parse_only"), |b| {
+            b.iter(|| black_box(parser.parse_bytes(black_box(&data))))
+        });
+        if name == "ipfix_typical" {
+            let mut out = FlowBuilders::with_capacity(BATCH);
+            g.bench_function(format!("{name}/hardwired"), |b| {
+                b.iter(|| {
+                    hardwired_typical(black_box(&data), &mut out, exporter);
+                    if out.len() >= BATCH {
+                        black_box(out.finish());
+                    }
+                })
+            });
+        }
+    }
+
+    let v5 = v5_packet();
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut out = FlowBuilders::with_capacity(BATCH);
+    g.bench_function("v5/plumb", |b| {
+        b.iter(|| {
+            dec.decode(black_box(&v5), exporter, 1, &mut out);
+            if out.len() >= BATCH {
+                black_box(out.finish());
+            }
+        })
+    });
+    let mut parser = netflow_parser::NetflowParser::default();
+    g.bench_function("v5/netflow_parser_parse_only", |b| b.iter(|| black_box(parser.parse_bytes(black_box(&v5)))));
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

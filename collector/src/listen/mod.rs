@@ -1,0 +1,9 @@
+//! UDP listening: sockets with `SO_REUSEPORT` and large receive buffers, batched receive
+//! with `recvmmsg`, and the kernel's drop counter read back per socket.
+
+pub mod drops;
+pub mod mmsg;
+pub mod socket;
+
+pub use mmsg::BatchReceiver;
+pub use socket::{BoundSocket, bind_udp};

@@ -1,0 +1,157 @@
+//! From what a record says to a `flows` row: absolute times, sampling, ICMP, VLAN and the
+//! tunnel columns. One rule for every source: `src_addr`…`protocol` describe the outermost
+//! packet, `inner_*` the encapsulated one, `tunnel_*` the encapsulation.
+
+use crate::stats::DecodeStats;
+
+use super::ie;
+use super::record::Fields;
+use super::state::{DecoderState, Scope};
+use super::{DecoderConfig, MsgContext};
+
+/// Completes `f.row` in place.
+#[inline]
+pub fn flow(
+    f: &mut Fields<'_>,
+    ctx: &MsgContext,
+    scope: Scope,
+    state: &DecoderState,
+    config: &DecoderConfig,
+    stats: &mut DecodeStats,
+) {
+    let r = &mut f.row;
+    r.time_received = Some(ctx.received_us);
+    r.exporter = Some(ctx.exporter);
+    r.observation_domain = Some(ctx.domain);
+    r.source_kind = Some(ctx.kind.as_str());
+    times(f, ctx, scope, state);
+    let reported_rate = f.sampling.factor().or_else(|| state.sampling(scope, f.sampling.sampler_key()));
+    let rate = choose_rate(reported_rate, ctx, config, stats);
+    let octets = f.octet_delta.or(f.octet_total);
+    let packets = f.packet_delta.or(f.packet_total);
+    apply_counts(f, octets, packets, rate);
+    icmp(f);
+    let r = &mut f.row;
+    if r.vlan.is_none() {
+        r.vlan = f.dot1q_vlan;
+    }
+    tunnel(f);
+}
+
+/// Picks the sampling factor: what the exporter announced, else the configured one; a
+/// forced configuration wins. Counts rows whose rate came from configuration or is unknown.
+pub fn choose_rate(
+    reported: Option<u32>,
+    ctx: &MsgContext,
+    config: &DecoderConfig,
+    stats: &mut DecodeStats,
+) -> Option<u32> {
+    let configured = config.sampling_overrides.get(&ctx.exporter);
+    match (reported, configured) {
+        (_, Some(o)) if o.force => {
+            stats.records_config_sampling += 1;
+            Some(o.factor)
+        }
+        (Some(r), _) => Some(r),
+        (None, Some(o)) => {
+            stats.records_config_sampling += 1;
+            Some(o.factor)
+        }
+        (None, None) => {
+            stats.records_unknown_sampling += 1;
+            None
+        }
+    }
+}
+
+/// Sets reported and scaled counts. An unknown rate keeps scaled = reported.
+#[inline]
+pub fn apply_counts(f: &mut Fields<'_>, octets: Option<u64>, packets: Option<u64>, rate: Option<u32>) {
+    let r = &mut f.row;
+    let factor = rate.unwrap_or(1) as u64;
+    r.sampling_rate = rate;
+    r.bytes_reported = octets;
+    r.packets_reported = packets;
+    r.bytes = octets.map(|o| o.saturating_mul(factor));
+    r.packets = packets.map(|p| p.saturating_mul(factor));
+}
+
+fn times(f: &mut Fields<'_>, ctx: &MsgContext, scope: Scope, state: &DecoderState) {
+    let t = &f.time;
+    let export_us = ctx.export_us();
+    let from_uptime = |up: u32| -> Option<i64> {
+        match ctx.sys_uptime_ms {
+            // v5/v9: relative to the header's uptime; the subtraction wraps at 2^32.
+            Some(now) => Some(export_us - now.wrapping_sub(up) as i64 * 1_000),
+            // IPFIX: relative to systemInitTimeMilliseconds (record or options data).
+            None => t
+                .system_init_ms
+                .or_else(|| state.system_init(scope))
+                .map(|init| (init as i64).saturating_add(up as i64) * 1_000),
+        }
+    };
+    let start = t
+        .start_us
+        .or_else(|| t.start_uptime_ms.and_then(from_uptime))
+        .or_else(|| t.start_delta_us.map(|d| export_us - d as i64));
+    let end = t
+        .end_us
+        .or_else(|| t.end_uptime_ms.and_then(from_uptime))
+        .or_else(|| t.end_delta_us.map(|d| export_us - d as i64));
+    f.row.flow_start = start;
+    f.row.flow_end = end;
+}
+
+fn icmp(f: &mut Fields<'_>) {
+    let r = &mut f.row;
+    if r.icmp_type.is_some() {
+        return;
+    }
+    let code = f.icmp_type_code.or_else(|| {
+        // v5-style: type·256 + code in the destination port (OVS, many v9 exporters), else
+        // in the source port.
+        let proto = r.inner_protocol.filter(|_| r.inner_src_addr.is_some()).or(r.protocol);
+        if !matches!(proto, Some(1) | Some(58)) {
+            return None;
+        }
+        match (r.dst_port, r.src_port) {
+            (Some(d), _) if d != 0 => Some(d),
+            (_, Some(s)) if s != 0 => Some(s),
+            (Some(0), _) => Some(0),
+            _ => None,
+        }
+    });
+    if let Some(tc) = code {
+        r.icmp_type = Some((tc >> 8) as u8);
+        r.icmp_code = Some(tc as u8);
+    }
+}
+
+fn tunnel(f: &mut Fields<'_>) {
+    let r = &mut f.row;
+    if let Some(code) = f.tunnel_type_code {
+        r.tunnel_type = ie::tunnel_type_name(code);
+    }
+    // OVS tunnel records: the tunnel IEs are the outer header.
+    if r.tunnel_src.is_some() || r.tunnel_dst.is_some() {
+        r.src_addr = r.src_addr.or(r.tunnel_src);
+        r.dst_addr = r.dst_addr.or(r.tunnel_dst);
+        r.src_port = r.src_port.or(r.tunnel_src_port);
+        r.dst_port = r.dst_port.or(r.tunnel_dst_port);
+        // OVS reports protocol 0 for Geneve; the outer packet is UDP.
+        if r.tunnel_type == Some("geneve") && r.protocol == Some(0) {
+            r.protocol = Some(17);
+        }
+    }
+    // vDS: layer2SegmentId carries the type in its top byte and the VNI/key below.
+    if let Some(seg) = r.layer2_segment_id.filter(|&s| s != 0) {
+        let kind = (seg >> 56) as u8;
+        if r.tunnel_type.is_none() {
+            r.tunnel_type = ie::tunnel_type_name(kind);
+        }
+        if r.tunnel_key.is_none() {
+            let mask = if kind == 0x02 { 0xFFFF_FFFF } else { 0x00FF_FFFF };
+            r.tunnel_key = Some((seg & mask) as u32);
+        }
+    }
+}

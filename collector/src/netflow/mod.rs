@@ -1,0 +1,237 @@
+//! NetFlow v5/v7, NetFlow v9 and IPFIX decoding into `flows` rows.
+//!
+//! [`Decoder`] owns the state of one decoding worker (templates, sampling, sequence
+//! numbers, data held for missing templates) and turns datagrams into rows of
+//! [`FlowBuilders`]. v9 and IPFIX share the template machinery in [`sets`]; v5/v7 use the
+//! `netflow_parser` crate, which is as fast as hand code for fixed records.
+
+pub mod finalize;
+pub mod ie;
+pub mod ipfix;
+pub mod pending;
+pub mod record;
+pub mod sequence;
+pub mod sets;
+pub mod state;
+pub mod template;
+pub mod v5;
+pub mod v9;
+
+use std::collections::HashMap;
+
+use crate::addr::Addr16;
+use crate::schema::FlowBuilders;
+use crate::stats::{DecodeStats, ErrorReason, SourceKind};
+
+use pending::Pending;
+use record::ExtraRef;
+use sequence::SequenceTracker;
+use state::{DecoderState, StateLimits};
+
+/// The header facts every record of a message shares.
+#[derive(Clone, Copy, Debug)]
+pub struct MsgContext {
+    pub exporter: Addr16,
+    pub domain: u32,
+    pub kind: SourceKind,
+    /// Export time from the header, seconds since the epoch.
+    pub export_secs: u32,
+    /// Sub-second part of the export time in µs (v5 only).
+    pub export_micros: u32,
+    /// The exporter's uptime at export (v5/v9), for sysUptime-relative times.
+    pub sys_uptime_ms: Option<u32>,
+    /// When plumb received the datagram, µs since the epoch.
+    pub received_us: i64,
+}
+
+impl MsgContext {
+    pub fn export_us(&self) -> i64 {
+        self.export_secs as i64 * 1_000_000 + self.export_micros as i64
+    }
+}
+
+/// A sampling rate set in the configuration for one exporter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SamplingOverride {
+    /// The factor to apply (for a vDS: its samplingRate + 1).
+    pub factor: u32,
+    /// Use the factor even when the exporter announces its own rate.
+    pub force: bool,
+}
+
+/// Decoder settings.
+#[derive(Clone, Debug)]
+pub struct DecoderConfig {
+    pub limits: StateLimits,
+    /// Bytes of data sets held for missing templates.
+    pub pending_max_bytes: usize,
+    pub pending_max_sets: usize,
+    pub sampling_overrides: HashMap<Addr16, SamplingOverride>,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        Self {
+            limits: StateLimits::default(),
+            pending_max_bytes: 16 << 20,
+            pending_max_sets: 16_384,
+            sampling_overrides: HashMap::new(),
+        }
+    }
+}
+
+/// What one datagram yielded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub kind: Option<SourceKind>,
+    /// Flow rows appended.
+    pub records: u64,
+    /// Units the sequence numbers say were lost before this datagram.
+    pub lost: u64,
+    /// Errors counted for this datagram.
+    pub errors: u64,
+}
+
+/// One worker's NetFlow/IPFIX decoder.
+pub struct Decoder {
+    pub state: DecoderState,
+    pub stats: DecodeStats,
+    pending: Pending,
+    seq: SequenceTracker,
+    config: DecoderConfig,
+    extras: Vec<ExtraRef>,
+    /// Last exporter-reported loss (IE 166/167/168) per exporter: flows, packets, octets.
+    exporter_not_sent: HashMap<Addr16, [u64; 3]>,
+}
+
+impl Decoder {
+    pub fn new(config: DecoderConfig) -> Self {
+        Self {
+            state: DecoderState::new(config.limits),
+            stats: DecodeStats::default(),
+            pending: Pending::new(config.pending_max_bytes, config.pending_max_sets),
+            seq: SequenceTracker::new(config.limits.max_templates),
+            config,
+            extras: Vec::with_capacity(64),
+            exporter_not_sent: HashMap::new(),
+        }
+    }
+
+    /// Decodes every message in `buf` (one UDP payload, or several concatenated messages
+    /// read from a file) sent by `exporter` and received at `received_us`.
+    pub fn decode(
+        &mut self,
+        buf: &[u8],
+        exporter: Addr16,
+        received_us: i64,
+        out: &mut FlowBuilders,
+    ) -> Outcome {
+        let errors_before = self.stats.total_errors();
+        let mut outcome = Outcome::default();
+        let mut rest = buf;
+        let mut first = true;
+        while !rest.is_empty() {
+            let kind = SourceKind::detect(rest);
+            if !first && kind.is_none() {
+                if rest.iter().any(|&b| b != 0) {
+                    self.stats.error(ErrorReason::TrailingBytes);
+                }
+                break;
+            }
+            first = false;
+            let consumed = match kind {
+                Some(SourceKind::NetflowV5) | Some(SourceKind::NetflowV7) => {
+                    v5::decode(self, rest, exporter, received_us, out, &mut outcome)
+                }
+                Some(SourceKind::NetflowV9) => {
+                    v9::decode(self, rest, exporter, received_us, out, &mut outcome)
+                }
+                Some(SourceKind::Ipfix) => {
+                    ipfix::decode(self, rest, exporter, received_us, out, &mut outcome)
+                }
+                Some(SourceKind::Sflow) => {
+                    self.stats.error(ErrorReason::Unsupported);
+                    rest.len()
+                }
+                Some(SourceKind::Pcap) | None => {
+                    self.stats.error(ErrorReason::UnknownVersion);
+                    rest.len()
+                }
+            };
+            outcome.kind = outcome.kind.or(kind);
+            // A decoder that consumed nothing would loop; treat the rest as unreadable.
+            if consumed == 0 {
+                break;
+            }
+            rest = &rest[consumed.min(rest.len())..];
+        }
+        outcome.errors = self.stats.total_errors() - errors_before;
+        outcome
+    }
+
+    /// Data sets currently held for missing templates.
+    pub fn pending_sets(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Exporter-reported loss (notSent flow, packet and octet totals) per exporter.
+    pub fn exporter_not_sent(&self) -> &HashMap<Addr16, [u64; 3]> {
+        &self.exporter_not_sent
+    }
+
+    fn note_not_sent(&mut self, exporter: Addr16, idx: usize, v: Option<u64>) {
+        if let Some(v) = v
+            && (self.exporter_not_sent.len() < 4096 || self.exporter_not_sent.contains_key(&exporter))
+        {
+            self.exporter_not_sent.entry(exporter).or_default()[idx] = v;
+        }
+    }
+}
+
+/// Length of the first message in `buf`, for splitting files that hold datagrams back to
+/// back. Unknown data is one message.
+pub fn message_len(buf: &[u8]) -> usize {
+    let be16 = |at: usize| buf.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
+    let len = match SourceKind::detect(buf) {
+        Some(SourceKind::Ipfix) => be16(2).filter(|&l| l >= 16).unwrap_or(buf.len()),
+        Some(SourceKind::NetflowV5) => be16(2).map(|c| 24 + c * 48).unwrap_or(buf.len()),
+        Some(SourceKind::NetflowV7) => be16(2).map(|c| 24 + c * 52).unwrap_or(buf.len()),
+        Some(SourceKind::NetflowV9) if buf.len() >= 20 => {
+            let mut it = sets::SetIter::new(&buf[20..], v9::starts_message);
+            for _ in it.by_ref() {}
+            20 + it.consumed()
+        }
+        _ => buf.len(),
+    };
+    len.clamp(1, buf.len().max(1))
+}
+
+/// The message without its template and options-template sets (`plumb replay
+/// --skip-templates`); `None` when nothing but templates is left. Other protocols are
+/// returned unchanged.
+pub fn without_templates(msg: &[u8]) -> Option<Vec<u8>> {
+    let (header, template_ids): (usize, &[u16]) = match SourceKind::detect(msg) {
+        Some(SourceKind::Ipfix) if msg.len() >= 16 => (16, &[2, 3]),
+        Some(SourceKind::NetflowV9) if msg.len() >= 20 => (20, &[0, 1]),
+        _ => return Some(msg.to_vec()),
+    };
+    let mut out = msg[..header].to_vec();
+    let mut kept = 0;
+    for (id, body) in sets::SetIter::new(&msg[header..], |_| false).flatten() {
+        if template_ids.contains(&id) {
+            continue;
+        }
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&((body.len() + 4) as u16).to_be_bytes());
+        out.extend_from_slice(body);
+        kept += 1;
+    }
+    if kept == 0 {
+        return None;
+    }
+    if header == 16 {
+        let len = (out.len() as u16).to_be_bytes();
+        out[2..4].copy_from_slice(&len);
+    }
+    Some(out)
+}

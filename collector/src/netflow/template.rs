@@ -1,0 +1,224 @@
+//! Templates as announced on the wire, and the decode plan each one is compiled into once,
+//! when it arrives. Records are then decoded by walking the plan, never the registry.
+
+use serde::{Deserialize, Serialize};
+
+use super::ie::{self, Target, VARLEN};
+
+/// One field specifier of a template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// IE id (for IPFIX without the enterprise bit; for v9 the full 16-bit type).
+    pub id: u16,
+    /// Length in bytes; [`VARLEN`] marks a variable-length field (IPFIX only).
+    pub len: u16,
+    /// Private enterprise number; 0 for IANA and for every v9 field.
+    pub pen: u32,
+}
+
+/// A data or options template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Template {
+    pub id: u16,
+    /// Number of leading scope fields.
+    pub scope_fields: u16,
+    /// An options template (its records feed decoder state, not `flows`). Juniper sends
+    /// options templates with no scope field, so this is not `scope_fields > 0`.
+    pub options: bool,
+    pub fields: Vec<FieldSpec>,
+}
+
+/// One step of a decode plan.
+#[derive(Clone, Copy, Debug)]
+pub struct Op {
+    pub target: Target,
+    pub len: u16,
+    /// Index into [`Plan::keys`]: the `extra` key used when the value goes to `extra`.
+    pub key: u16,
+}
+
+/// A template compiled for decoding.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub ops: Vec<Op>,
+    /// `PEN/ID` keys of the plan's fields, built once here (never per record).
+    pub keys: Vec<Box<str>>,
+    /// Record length when no field is variable-length.
+    pub fixed_len: Option<usize>,
+    /// Smallest possible record length (a variable-length field takes at least 1 byte).
+    pub min_len: usize,
+    pub is_options: bool,
+}
+
+/// Ids of the standard 5-tuple fields that OVS tunnel templates use for the inner packet.
+fn inner_of(t: Target) -> Option<Target> {
+    Some(match t {
+        Target::SrcV4 => Target::InnerSrcV4,
+        Target::DstV4 => Target::InnerDstV4,
+        Target::SrcV6 => Target::InnerSrcV6,
+        Target::DstV6 => Target::InnerDstV6,
+        Target::SrcPort => Target::InnerSrcPort,
+        Target::DstPort => Target::InnerDstPort,
+        Target::Protocol => Target::InnerProtocol,
+        Target::MaxIpLen => Target::MaxInnerIpLen,
+        _ => return None,
+    })
+}
+
+/// Whether the template is an OVS tunnel template: it carries the outer header in the
+/// VMware tunnel IEs, so its standard IEs describe the inner packet.
+fn is_ovs_tunnel(t: &Template) -> bool {
+    t.fields.iter().any(|f| f.pen == ie::PEN_VMWARE && (893..=897).contains(&f.id))
+}
+
+impl Plan {
+    /// Compiles a template. The mapping rules, in order:
+    /// 1. a field whose (PEN, id) is unknown, or whose length does not fit its column, goes
+    ///    to `extra` (never dropped);
+    /// 2. in OVS tunnel templates the standard 5-tuple and maximumIpTotalLength describe the
+    ///    inner packet and land in `inner_*`; the tunnel IEs fill the outer columns;
+    /// 3. a field that repeats within a template is taken by position: the second
+    ///    interfaceName is the egress port's, a repeated 5-tuple field (Cisco SRv6) is the
+    ///    inner header's, any other repeat goes to `extra` under `PEN/ID#N`.
+    pub fn compile(t: &Template) -> Plan {
+        let ovs_tunnel = is_ovs_tunnel(t);
+        let mut ops = Vec::with_capacity(t.fields.len());
+        let mut keys: Vec<Box<str>> = Vec::with_capacity(t.fields.len());
+        let mut seen: Vec<Target> = Vec::new();
+        let (mut fixed, mut min_len, mut all_fixed) = (0usize, 0usize, true);
+        for f in &t.fields {
+            let mut target = match ie::lookup(f.pen, f.id) {
+                Some(e) if ie::fits(e.shape, f.len) => e.target,
+                _ => Target::Extra,
+            };
+            if ovs_tunnel && let Some(inner) = inner_of(target) {
+                target = inner;
+            }
+            if target == Target::MinIpLen && ovs_tunnel {
+                target = Target::Extra;
+            }
+            if target != Target::Extra && target != Target::Padding {
+                if seen.contains(&target) {
+                    target = match target {
+                        Target::IfName => Target::OutIfName,
+                        other => inner_of(other)
+                            .filter(|i| !seen.contains(i))
+                            .unwrap_or(Target::Extra),
+                    };
+                }
+                seen.push(target);
+            }
+            let base = format!("{}/{}", f.pen, f.id);
+            let repeats = keys.iter().filter(|k| k.split('#').next() == Some(&base)).count();
+            let key = if repeats == 0 { base } else { format!("{base}#{}", repeats + 1) };
+            keys.push(key.into_boxed_str());
+            ops.push(Op { target, len: f.len, key: (keys.len() - 1) as u16 });
+            if f.len == VARLEN {
+                all_fixed = false;
+                min_len += 1;
+            } else {
+                fixed += f.len as usize;
+                min_len += f.len as usize;
+            }
+        }
+        Plan {
+            ops,
+            keys,
+            fixed_len: all_fixed.then_some(fixed),
+            min_len,
+            is_options: t.options,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(pen: u32, id: u16, len: u16) -> FieldSpec {
+        FieldSpec { id, len, pen }
+    }
+
+    fn targets(p: &Plan) -> Vec<Target> {
+        p.ops.iter().map(|o| o.target).collect()
+    }
+
+    #[test]
+    fn ovs_tunnel_templates_put_the_standard_tuple_inside() {
+        let t = Template {
+            id: 294,
+            scope_fields: 0,
+            options: false,
+            fields: vec![
+                spec(0, 8, 4),
+                spec(0, 12, 4),
+                spec(0, 4, 1),
+                spec(6876, 893, 4),
+                spec(6876, 894, 4),
+                spec(6876, 892, VARLEN),
+                spec(0, 26, 8),
+            ],
+        };
+        let p = Plan::compile(&t);
+        assert_eq!(
+            targets(&p),
+            vec![
+                Target::InnerSrcV4,
+                Target::InnerDstV4,
+                Target::InnerProtocol,
+                Target::TunnelSrcV4,
+                Target::TunnelDstV4,
+                Target::TunnelKey,
+                Target::MaxInnerIpLen
+            ]
+        );
+        assert_eq!(p.fixed_len, None);
+        assert_eq!(p.min_len, 4 + 4 + 1 + 4 + 4 + 1 + 8);
+    }
+
+    #[test]
+    fn repeated_fields_are_taken_by_position() {
+        let t = Template {
+            id: 281,
+            scope_fields: 0,
+            options: false,
+            fields: vec![
+                spec(0, 82, VARLEN),
+                spec(0, 83, VARLEN),
+                spec(0, 82, VARLEN),
+                spec(0, 83, VARLEN),
+                spec(0, 7, 2),
+                spec(0, 7, 2),
+                spec(0, 7, 2),
+            ],
+        };
+        let p = Plan::compile(&t);
+        assert_eq!(
+            targets(&p),
+            vec![
+                Target::IfName,
+                Target::Extra,
+                Target::OutIfName,
+                Target::Extra,
+                Target::SrcPort,
+                Target::InnerSrcPort,
+                Target::Extra
+            ]
+        );
+        assert_eq!(&*p.keys[3], "0/83#2");
+        assert_eq!(&*p.keys[6], "0/7#3");
+    }
+
+    #[test]
+    fn oversize_and_unknown_fields_go_to_extra() {
+        let t = Template {
+            id: 256,
+            scope_fields: 0,
+            options: false,
+            fields: vec![spec(0, 7, 4), spec(9, 12235, VARLEN), spec(0, 33000, 2)],
+        };
+        let p = Plan::compile(&t);
+        assert_eq!(targets(&p), vec![Target::Extra; 3]);
+        assert_eq!(&*p.keys[1], "9/12235");
+    }
+}

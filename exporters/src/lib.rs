@@ -1,0 +1,4 @@
+//! plumb's sinks and outward interfaces: the Parquet store and the Prometheus metrics.
+
+pub mod metrics;
+pub mod store;

@@ -1,0 +1,220 @@
+//! plumb's self-metrics, each defined once here with its help text, and the bounded
+//! exporter label. Hot paths keep plain counters and add them here per batch.
+
+pub mod http;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+
+use plumb_collector::addr::{self, Addr16};
+use plumb_collector::netflow::Outcome;
+use plumb_collector::stats::{DecodeStats, ErrorReason};
+
+/// Label value for exporters beyond the label limit.
+pub const OTHER: &str = "other";
+
+/// Every self-metric of the collector.
+pub struct Metrics {
+    pub registry: Registry,
+    pub datagrams: IntCounterVec,
+    pub records: IntCounterVec,
+    pub decode_errors: IntCounterVec,
+    pub sequence_lost: IntCounterVec,
+    pub sequence_resets: IntCounter,
+    pub socket_drops: IntCounterVec,
+    pub socket_receive_buffer: IntGaugeVec,
+    pub sink_batches_dropped: IntCounterVec,
+    pub templates: IntGauge,
+    pub template_sets_pending: IntGauge,
+    pub template_sets_held: IntCounter,
+    pub template_sets_evicted: IntCounter,
+    pub templates_received: IntCounter,
+    pub sampling_unknown: IntCounter,
+    pub sampling_configured: IntCounter,
+    pub exporter_not_sent: IntGaugeVec,
+    pub store_rows: IntCounter,
+    pub store_bytes: IntCounter,
+    pub store_files: IntCounter,
+    pub store_implausible: IntCounter,
+    pub store_flush_seconds: Histogram,
+    pub store_errors: IntCounter,
+    pub batch_rows: HistogramVec,
+    exporters: ExporterLabels,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric name");
+    r.register(Box::new(c.clone())).expect("metric defined once");
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
+    r.register(Box::new(c.clone())).expect("metric defined once");
+    c
+}
+
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    let g = IntGauge::new(name, help).expect("valid metric name");
+    r.register(Box::new(g.clone())).expect("metric defined once");
+    g
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
+    r.register(Box::new(g.clone())).expect("metric defined once");
+    g
+}
+
+impl Metrics {
+    /// Registers every metric; `max_exporters` bounds the exporter label.
+    pub fn new(max_exporters: usize) -> Metrics {
+        let r = Registry::new();
+        let m = Metrics {
+            datagrams: counter_vec(&r, "plumb_datagrams_received_total", "Datagrams received, by exporter and protocol.", &["exporter", "protocol"]),
+            records: counter_vec(&r, "plumb_flow_records_total", "Flow records decoded into the flows table, by exporter and protocol.", &["exporter", "protocol"]),
+            decode_errors: counter_vec(&r, "plumb_decode_errors_total", "Datagrams, sets or records that could not be decoded, by reason.", &["reason"]),
+            sequence_lost: counter_vec(&r, "plumb_sequence_lost_total", "Units (v5 flows, v9 packets, IPFIX records) missing according to export sequence numbers.", &["exporter", "protocol"]),
+            sequence_resets: counter(&r, "plumb_sequence_resets_total", "Sequence numbers that went backwards or jumped implausibly (exporter restarts)."),
+            socket_drops: counter_vec(&r, "plumb_socket_drops_total", "Datagrams the kernel dropped on a listening socket (receive buffer full).", &["listener"]),
+            socket_receive_buffer: gauge_vec(&r, "plumb_socket_receive_buffer_bytes", "Receive buffer the kernel granted to a listening socket.", &["listener"]),
+            sink_batches_dropped: counter_vec(&r, "plumb_sink_batches_dropped_total", "Batches dropped because a sink's queue was full.", &["sink"]),
+            templates: gauge(&r, "plumb_templates", "Templates held (data and options, all exporters)."),
+            template_sets_pending: gauge(&r, "plumb_template_pending_sets", "Data sets waiting for their template."),
+            template_sets_held: counter(&r, "plumb_template_sets_held_total", "Data sets that arrived before their template and were held."),
+            template_sets_evicted: counter(&r, "plumb_template_sets_evicted_total", "Held data sets dropped to stay within the buffer bound (their records are lost)."),
+            templates_received: counter(&r, "plumb_templates_received_total", "Template records received."),
+            sampling_unknown: counter(&r, "plumb_sampling_unknown_records_total", "Flow records stored with an unknown sampling rate (null sampling_rate, counts unscaled)."),
+            sampling_configured: counter(&r, "plumb_sampling_configured_records_total", "Flow records scaled by a sampling rate from the configuration."),
+            exporter_not_sent: gauge_vec(&r, "plumb_exporter_not_sent", "Loss the exporter itself reports (IPFIX notSent*TotalCount), by unit.", &["exporter", "unit"]),
+            store_rows: counter(&r, "plumb_store_rows_written_total", "Rows committed to the Parquet store."),
+            store_bytes: counter(&r, "plumb_store_written_bytes_total", "Bytes of Parquet files committed to the store."),
+            store_files: counter(&r, "plumb_store_files_written_total", "Parquet files committed to the store."),
+            store_implausible: counter(&r, "plumb_store_implausible_time_rows_total", "Rows filed under their receive hour because the flow end time was missing or implausible."),
+            store_flush_seconds: {
+                let h = Histogram::with_opts(HistogramOpts::new("plumb_store_flush_duration_seconds", "Time to commit one flush of the store.")
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])).expect("valid histogram");
+                r.register(Box::new(h.clone())).expect("metric defined once");
+                h
+            },
+            store_errors: counter(&r, "plumb_store_errors_total", "Flushes that failed (the rows stay buffered and are retried)."),
+            batch_rows: {
+                let h = HistogramVec::new(HistogramOpts::new("plumb_batch_rows", "Rows per batch handed to the sinks.")
+                    .buckets(vec![1.0, 10.0, 100.0, 1000.0, 10000.0, 65536.0]), &["listener"]).expect("valid histogram");
+                r.register(Box::new(h.clone())).expect("metric defined once");
+                h
+            },
+            exporters: ExporterLabels::new(max_exporters),
+            registry: r,
+        };
+        for reason in ErrorReason::ALL {
+            m.decode_errors.with_label_values(&[reason.as_str()]);
+        }
+        m
+    }
+
+    /// The bounded label value of an exporter.
+    pub fn exporter_label(&self, a: &Addr16) -> String {
+        self.exporters.label(a)
+    }
+
+    /// Adds one datagram's outcome.
+    pub fn observe_datagram(&self, exporter: &Addr16, o: &Outcome) {
+        let protocol = o.kind.map(|k| k.as_str()).unwrap_or("unknown");
+        let ex = self.exporter_label(exporter);
+        self.datagrams.with_label_values(&[ex.as_str(), protocol]).inc();
+        if o.records > 0 {
+            self.records.with_label_values(&[ex.as_str(), protocol]).inc_by(o.records);
+        }
+        if o.lost > 0 {
+            self.sequence_lost.with_label_values(&[ex.as_str(), protocol]).inc_by(o.lost);
+        }
+    }
+
+    /// Adds decoder counters (taken since the last call).
+    pub fn add_decode_stats(&self, s: &DecodeStats) {
+        for reason in ErrorReason::ALL {
+            let n = s.error_count(reason);
+            if n > 0 {
+                self.decode_errors.with_label_values(&[reason.as_str()]).inc_by(n);
+            }
+        }
+        self.template_sets_held.inc_by(s.sets_held);
+        self.template_sets_evicted.inc_by(s.sets_evicted);
+        self.templates_received.inc_by(s.templates_received);
+        self.sampling_unknown.inc_by(s.records_unknown_sampling);
+        self.sampling_configured.inc_by(s.records_config_sampling);
+        self.sequence_resets.inc_by(s.sequence_resets);
+    }
+
+    /// Sets the exporter-reported loss gauges.
+    pub fn set_exporter_not_sent(&self, exporter: &Addr16, v: [u64; 3]) {
+        let ex = self.exporter_label(exporter);
+        for (unit, n) in ["flows", "packets", "octets"].iter().zip(v) {
+            self.exporter_not_sent.with_label_values(&[ex.as_str(), unit]).set(n as i64);
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Maps exporter addresses to label values: the first `max` exporters by address text,
+/// later ones as `other`, so a spoofed flood cannot grow the series count.
+struct ExporterLabels {
+    max: usize,
+    known: Mutex<HashMap<Addr16, String>>,
+}
+
+impl ExporterLabels {
+    fn new(max: usize) -> Self {
+        Self { max, known: Mutex::new(HashMap::new()) }
+    }
+
+    fn label(&self, a: &Addr16) -> String {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = known.get(a) {
+            return l.clone();
+        }
+        if known.len() >= self.max {
+            return OTHER.to_string();
+        }
+        let mut s = String::new();
+        addr::write_text(a, &mut s);
+        known.insert(*a, s.clone());
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporter_label_is_bounded() {
+        let m = Metrics::new(2);
+        let a = |n: u8| addr::from_v4_bytes([10, 0, 0, n]);
+        assert_eq!(m.exporter_label(&a(1)), "10.0.0.1");
+        assert_eq!(m.exporter_label(&a(2)), "10.0.0.2");
+        assert_eq!(m.exporter_label(&a(3)), OTHER);
+        assert_eq!(m.exporter_label(&a(1)), "10.0.0.1");
+    }
+
+    #[test]
+    fn renders_text_exposition() {
+        let m = Metrics::new(4);
+        m.store_rows.inc_by(5);
+        let text = m.render();
+        assert!(text.contains("plumb_store_rows_written_total 5"));
+        assert!(text.contains("# HELP plumb_decode_errors_total"));
+    }
+}

@@ -1,0 +1,85 @@
+//! Where rows live on disk: `DATA/flows/date=YYYY-MM-DD/hour=HH/*.parquet`, partitioned by
+//! the hour of the flow end time (event time), so a day replayed in minutes still lands in
+//! its own hours. Files being written carry a hidden temporary name and become visible by
+//! rename only when complete.
+
+use std::path::{Path, PathBuf};
+
+/// Name of the raw flows table's folder under the data directory.
+pub const FLOWS_DIR: &str = "flows";
+/// Extension of committed files; anything else in the tree is ignored by queries.
+pub const EXTENSION: &str = "parquet";
+
+/// Microseconds per hour.
+pub const HOUR_US: i64 = 3_600_000_000;
+
+/// An hour partition, as hours since the epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hour(pub i64);
+
+impl Hour {
+    pub fn of_us(us: i64) -> Hour {
+        Hour(us.div_euclid(HOUR_US))
+    }
+
+    /// `date=YYYY-MM-DD/hour=HH`.
+    pub fn dir(self) -> String {
+        let days = self.0.div_euclid(24);
+        let hour = self.0.rem_euclid(24);
+        let (y, m, d) = civil_from_days(days);
+        format!("date={y:04}-{m:02}-{d:02}/hour={hour:02}")
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The folder of one hour of a table.
+pub fn partition_dir(data: &Path, table: &str, hour: Hour) -> PathBuf {
+    data.join(table).join(hour.dir())
+}
+
+/// A committed file's name: unique per writer process and sequence number.
+pub fn file_name(prefix: &str, created_us: i64, writer: u32, seq: u64) -> String {
+    format!("{prefix}-{created_us}-{writer}-{seq:06}.{EXTENSION}")
+}
+
+/// The hidden name a file is written under before it is committed.
+pub fn temp_name(final_name: &str) -> String {
+    format!(".{final_name}.tmp")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_name_their_date() {
+        // 2025-03-03T13:45:00Z
+        let us = 1_741_009_500_000_000;
+        assert_eq!(Hour::of_us(us).dir(), "date=2025-03-03/hour=13");
+        assert_eq!(Hour::of_us(0).dir(), "date=1970-01-01/hour=00");
+        assert_eq!(Hour::of_us(-1).dir(), "date=1969-12-31/hour=23");
+        // 2000-02-29 (leap day)
+        assert_eq!(Hour::of_us(951_782_400_000_000).dir(), "date=2000-02-29/hour=00");
+    }
+
+    #[test]
+    fn temp_names_are_hidden_and_not_parquet() {
+        let n = file_name("flush", 1, 2, 3);
+        assert!(n.ends_with(".parquet"));
+        let t = temp_name(&n);
+        assert!(t.starts_with('.') && !t.ends_with(".parquet"));
+    }
+}

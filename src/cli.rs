@@ -1,0 +1,164 @@
+//! The command line: every subcommand, flag and help text.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "plumb",
+    version,
+    about = "Flow telemetry collector and analyzer for virtualized data centres",
+    long_about = "plumb collects NetFlow v5/v9, IPFIX (with VMware vDS and Open vSwitch elements) and sFlow \
+from your switches into a local Parquet store that you query with SQL.\n\n\
+Start the collector on its defaults (UDP 2055, 4739 and 6343; store in ./data; metrics on \
+http://127.0.0.1:9464/metrics):\n    plumb collect\n\
+Ask who sent the most:\n    plumb query \"SELECT src_addr, sum(bytes) AS bytes FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"",
+    after_help = "Run `plumb help SUBCOMMAND` for the flags of each subcommand."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the collector: receive flow exports over UDP and store them.
+    #[command(long_about = "Run the collector until Ctrl-C or SIGTERM; both flush every accepted row to the store before exiting.\n\n\
+Every listener accepts every protocol (NetFlow v5 and v9, IPFIX, sFlow), told apart by the version field. \
+Templates and sampling rates are saved to a state file and reloaded at start.\n\n\
+Examples:\n    plumb collect\n    plumb collect --listen 0.0.0.0:2055 --listen [::]:4739 --data /var/lib/plumb\n    plumb collect --config /etc/plumb/plumb.toml")]
+    Collect(CollectArgs),
+    /// Decode files of exported flows (pcap, pcapng or raw datagrams) into the store.
+    #[command(long_about = "Decode files into the store with the same decoders as the collector.\n\n\
+The file type is told by content: pcap/pcapng (magic bytes) holding NetFlow/IPFIX datagrams on the usual export \
+ports (2055, 2100, 4739, 4740, 6343, 9995, 9996, 9990-9992, 8096, and --port), decoded as if received from each \
+packet's source address at its capture time; anything else is one or more raw datagrams back to back, from --exporter.\n\n\
+Decoder state is carried across the files in argument order, so give template files before data files. \
+The collector's state file is read only with --state.\n\n\
+Example:\n    plumb ingest vds_tpl.dat vds_data.dat capture.pcap --data ./data")]
+    Ingest(IngestArgs),
+    /// Run SQL over the store (table `flows`).
+    #[command(long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
+(see the README for its columns); `date` and `hour` are its partition columns.\n\n\
+Addresses are stored as 16 bytes and shown as text. Compare them with text and filter blocks with cidr_contains:\n    \
+plumb query \"SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3'\"\n    \
+plumb query \"SELECT dst_addr, sum(bytes) FROM flows WHERE cidr_contains('10.0.0.0/8', src_addr) GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"\n    \
+plumb query --format json \"SELECT * FROM flows LIMIT 3\"\n\n\
+Functions: cidr_contains(cidr, addr), ip_to_string(addr), ip(text), mac_to_string(mac); `extra['PEN/ID']` reads \
+an information element that has no column (raw bytes).")]
+    Query(QueryArgs),
+    /// Send the flow exports of a capture or raw file to a collector over UDP.
+    #[command(long_about = "Send the NetFlow/IPFIX/sFlow datagrams of a pcap/pcapng or raw file to HOST:PORT, each original \
+exporter from its own source address (127.0.0.N when sending to loopback) so template scopes stay apart.\n\n\
+Examples:\n    plumb replay capture.pcap --to 127.0.0.1:4739\n    plumb replay capture.pcap --to 127.0.0.1:4739 --rate 50000 --duration 60\n    \
+plumb replay capture.pcap --to 127.0.0.1:4739 --skip-templates")]
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct StoreArgs {
+    /// Store folder (overrides store.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Configuration file (plumb.toml); embedded defaults when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// UDP address to listen on; repeat for several. Replaces the configured list.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Vec<SocketAddr>,
+    /// Where to serve /metrics and /healthz.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Receiving threads per listen address.
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Decoder state file (default: DATA/state).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Seconds between store flushes.
+    #[arg(long, value_name = "SECS")]
+    pub flush_interval: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Files to decode, in order (template files before data files).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Source address for raw datagram files.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub exporter: std::net::IpAddr,
+    /// Extra UDP port that carries flow exports in captures (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// Load decoder state from this file first (the collector's state file, for example).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    /// The SQL statement.
+    #[arg(value_name = "SQL")]
+    pub sql: String,
+    /// Store folder.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data: PathBuf,
+    /// Output format: table, csv, or json (one object per row).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Print elapsed time and rows/bytes scanned to stderr.
+    #[arg(long)]
+    pub timing: bool,
+    /// Print the query plan (with --timing: the executed plan with its metrics).
+    #[arg(long)]
+    pub explain: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// pcap/pcapng or raw datagram file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Collector to send to.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:2055")]
+    pub to: String,
+    /// Datagrams per second; 0 sends as fast as possible.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate: u64,
+    /// Send the file this many times (0 = until --duration ends).
+    #[arg(long = "loop", value_name = "N", default_value_t = 1)]
+    pub loops: u64,
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Send data records only: template sets are removed and template-only datagrams skipped.
+    #[arg(long)]
+    pub skip_templates: bool,
+    /// Extra UDP port that carries flow exports in captures (repeatable).
+    #[arg(long, value_name = "PORT")]
+    pub port: Vec<u16>,
+    /// Pin the sending thread to this CPU (benchmarks).
+    #[arg(long, value_name = "CPU")]
+    pub cpu: Option<usize>,
+}

@@ -1,0 +1,138 @@
+//! `plumb collect`: listeners → decoders → batches → sinks, until Ctrl-C or SIGTERM.
+//!
+//! One thread per (listen address, worker) owns a socket, a decoder and Arrow builders; it
+//! hands each finished batch to every sink through a bounded queue and never blocks on a
+//! full one (the batch is dropped for that sink and counted). The store sink runs on its
+//! own thread. On shutdown every worker sends its last batch (blocking: nothing accepted
+//! is lost), saves its decoder state, and the store commits everything.
+
+mod sink;
+mod state;
+mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use plumb_collector::listen::bind_udp;
+use plumb_exporters::metrics::Metrics;
+use plumb_exporters::store::FlowStore;
+
+use crate::cli::CollectArgs;
+use crate::config::Config;
+
+pub fn run(a: CollectArgs) -> Result<()> {
+    let mut cfg = Config::load(a.store.config.as_deref())?;
+    if !a.listen.is_empty() {
+        cfg.collector.listen = a.listen.clone();
+    }
+    if let Some(w) = a.workers {
+        cfg.collector.workers = w.clamp(1, 64);
+    }
+    if let Some(m) = a.metrics_listen {
+        cfg.metrics.listen = Some(m);
+    }
+    if let Some(f) = a.flush_interval {
+        cfg.store.flush_interval_secs = f;
+    }
+    let data = a.store.data.clone().unwrap_or_else(|| cfg.store.data_dir.clone());
+    let state_dir = a
+        .state
+        .clone()
+        .or_else(|| cfg.collector.state_file.clone().map(|p| if p.is_relative() { data.join(p) } else { p }))
+        .unwrap_or_else(|| data.join("state"));
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
+
+    let metrics = Arc::new(Metrics::new(cfg.metrics.max_exporters));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let metrics_listener = match cfg.metrics.listen {
+        Some(addr) => Some(rt.block_on(plumb_exporters::metrics::http::bind(addr))?),
+        None => None,
+    };
+    // Signal handlers first: a SIGTERM that arrives during start-up must still flush.
+    let signals = {
+        let _guard = rt.enter();
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?)
+    };
+    let store = FlowStore::open(cfg.store_config(&data))?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let (store_tx, store_thread) = sink::spawn_store(store, cfg.collector.queue_batches, metrics.clone());
+    let sinks = vec![sink::Sink { name: "store", tx: store_tx }];
+
+    let saved = state::load_all(&state_dir);
+    let mut workers = Vec::new();
+    for addr in &cfg.collector.listen {
+        for i in 0..cfg.collector.workers {
+            let bound = bind_udp(*addr, cfg.collector.receive_buffer_bytes, Duration::from_millis(100))?;
+            if let Some(w) = &bound.warning
+                && i == 0
+            {
+                tracing::warn!("{w}");
+            }
+            let label = addr.to_string();
+            metrics.socket_receive_buffer.with_label_values(&[&label]).set(bound.receive_buffer as i64);
+            let ctx = worker::WorkerContext {
+                label,
+                state_file: state_dir.join(format!("worker-{}-{i}.json", addr.port())),
+                batch_rows: cfg.collector.batch_rows,
+                batch_interval: Duration::from_millis(cfg.collector.batch_interval_ms.max(1)),
+                state_save_interval: Duration::from_secs(cfg.collector.state_save_interval_secs.max(1)),
+                metrics: metrics.clone(),
+                sinks: sinks.clone(),
+                shutdown: shutdown.clone(),
+            };
+            let mut dec = plumb_collector::netflow::Decoder::new(cfg.decoder_config());
+            state::restore(&mut dec, &saved);
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("recv-{}-{i}", addr.port()))
+                    .spawn(move || worker::run(bound.socket, dec, ctx))?,
+            );
+        }
+    }
+    drop(sinks);
+    tracing::info!(
+        "listening on {} (udp), store {}, metrics {}",
+        cfg.collector.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+        data.display(),
+        cfg.metrics.listen.map(|m| format!("http://{m}/metrics")).unwrap_or_else(|| "off".into())
+    );
+
+    let result = rt.block_on(serve_until_signal(metrics_listener, metrics.clone(), signals));
+    shutdown.store(true, Ordering::SeqCst);
+    for w in workers {
+        let _ = w.join();
+    }
+    let report = store_thread.join().map_err(|_| anyhow::anyhow!("store thread panicked"))??;
+    tracing::info!("stopped; {} rows committed in total", report);
+    result
+}
+
+/// Serves metrics until SIGINT or SIGTERM.
+async fn serve_until_signal(
+    listener: Option<tokio::net::TcpListener>,
+    metrics: Arc<Metrics>,
+    (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+) -> Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = listener.map(|l| {
+        tokio::spawn(plumb_exporters::metrics::http::serve(l, metrics, async move {
+            let _ = stop_rx.await;
+        }))
+    });
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: flushing every accepted row");
+    let _ = stop_tx.send(());
+    if let Some(s) = server
+        && let Ok(Err(e)) = s.await
+    {
+        return Err(e.into());
+    }
+    Ok(())
+}

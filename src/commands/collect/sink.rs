@@ -1,0 +1,100 @@
+//! Sinks fed by the workers. Each has a bounded queue; a full queue drops the batch for that
+//! sink (counted), so a slow disk never stalls the receive loop.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+
+use plumb_exporters::metrics::Metrics;
+use plumb_exporters::store::{FlowStore, FlushReport};
+
+#[derive(Clone)]
+pub struct Sink {
+    pub name: &'static str,
+    pub tx: SyncSender<Arc<RecordBatch>>,
+}
+
+impl Sink {
+    /// Offers a batch without waiting; `false` when it was dropped.
+    pub fn offer(&self, batch: Arc<RecordBatch>, metrics: &Metrics) -> bool {
+        match self.tx.try_send(batch) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                metrics.sink_batches_dropped.with_label_values(&[self.name]).inc();
+                false
+            }
+        }
+    }
+
+    /// Hands over a batch, waiting for room (shutdown: nothing accepted may be lost).
+    pub fn send_blocking(&self, batch: Arc<RecordBatch>, metrics: &Metrics) {
+        if self.tx.send(batch).is_err() {
+            metrics.sink_batches_dropped.with_label_values(&[self.name]).inc();
+        }
+    }
+}
+
+/// Starts the store thread; it ends when every sender is gone, after a final flush, and
+/// returns the rows it committed.
+pub fn spawn_store(
+    store: FlowStore,
+    queue: usize,
+    metrics: Arc<Metrics>,
+) -> (SyncSender<Arc<RecordBatch>>, JoinHandle<anyhow::Result<u64>>) {
+    let (tx, rx) = sync_channel(queue);
+    let handle = std::thread::Builder::new()
+        .name("store".into())
+        .spawn(move || store_loop(store, rx, metrics))
+        .expect("spawning a thread");
+    (tx, handle)
+}
+
+fn store_loop(mut store: FlowStore, rx: Receiver<Arc<RecordBatch>>, metrics: Arc<Metrics>) -> anyhow::Result<u64> {
+    let mut committed = 0u64;
+    let mut implausible = 0u64;
+    loop {
+        let msg = rx.recv_timeout(Duration::from_millis(200));
+        let done = matches!(msg, Err(RecvTimeoutError::Disconnected));
+        if let Ok(batch) = msg {
+            match store.push(&batch) {
+                Ok(Some(r)) => committed += record(&metrics, r),
+                Ok(None) => {}
+                Err(e) => {
+                    metrics.store_errors.inc();
+                    metrics.sink_batches_dropped.with_label_values(&["store"]).inc();
+                    tracing::error!("store: {e}");
+                }
+            }
+        }
+        metrics.store_implausible.inc_by(store.implausible_rows - implausible);
+        implausible = store.implausible_rows;
+        if done || store.flush_due() {
+            match store.flush() {
+                Ok(r) => committed += record(&metrics, r),
+                Err(e) => {
+                    metrics.store_errors.inc();
+                    tracing::error!("store flush failed (rows kept for the next try): {e}");
+                    if done {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        if done {
+            return Ok(committed);
+        }
+    }
+}
+
+fn record(metrics: &Metrics, r: FlushReport) -> u64 {
+    if r.files > 0 {
+        metrics.store_rows.inc_by(r.rows);
+        metrics.store_bytes.inc_by(r.bytes);
+        metrics.store_files.inc_by(r.files);
+        metrics.store_flush_seconds.observe(r.seconds);
+    }
+    r.rows
+}

@@ -1,0 +1,127 @@
+//! One receiving thread: socket → decoder → Arrow builders → sinks.
+
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use plumb_collector::addr;
+use plumb_collector::listen::BatchReceiver;
+use plumb_collector::listen::drops::SocketDrops;
+use plumb_collector::netflow::Decoder;
+use plumb_collector::schema::FlowBuilders;
+use plumb_exporters::metrics::Metrics;
+
+use super::sink::Sink;
+
+pub struct WorkerContext {
+    /// The listen address, as the `listener` label.
+    pub label: String,
+    pub state_file: PathBuf,
+    pub batch_rows: usize,
+    pub batch_interval: Duration,
+    pub state_save_interval: Duration,
+    pub metrics: Arc<Metrics>,
+    pub sinks: Vec<Sink>,
+    pub shutdown: Arc<AtomicBool>,
+}
+
+/// Per-worker bookkeeping for gauges the workers share (added as deltas).
+#[derive(Default)]
+struct Reported {
+    templates: i64,
+    pending: i64,
+}
+
+pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
+    let mut rx = BatchReceiver::new();
+    let mut out = FlowBuilders::with_capacity(ctx.batch_rows);
+    let mut drops = SocketDrops::new(&socket);
+    let mut reported = Reported::default();
+    let mut last_batch = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut last_save = Instant::now();
+    let mut templates_since_save = 0u64;
+    while !ctx.shutdown.load(Ordering::Relaxed) {
+        let n = match rx.recv(&socket) {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!("udp {}: {e}", ctx.label);
+                std::thread::sleep(Duration::from_millis(100));
+                0
+            }
+        };
+        let now = plumb_collector_now_us();
+        for i in 0..n {
+            let Some((src, data)) = rx.get(i) else { continue };
+            let exporter = addr::from_ip(src.ip());
+            let o = dec.decode(data, exporter, now, &mut out);
+            ctx.metrics.observe_datagram(&exporter, &o);
+        }
+        if out.len() >= ctx.batch_rows || (!out.is_empty() && last_batch.elapsed() >= ctx.batch_interval) {
+            emit(&mut out, &ctx, false);
+            last_batch = Instant::now();
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            templates_since_save += dec.stats.templates_received;
+            publish(&mut dec, &ctx, &mut drops, &mut reported);
+            last_stats = Instant::now();
+            // New templates are saved within seconds; otherwise on the save interval.
+            let soon = templates_since_save > 0 && last_save.elapsed() >= Duration::from_secs(2);
+            if soon || last_save.elapsed() >= ctx.state_save_interval {
+                save(&dec, &ctx);
+                last_save = Instant::now();
+                templates_since_save = 0;
+            }
+        }
+    }
+    emit(&mut out, &ctx, true);
+    publish(&mut dec, &ctx, &mut drops, &mut reported);
+    save(&dec, &ctx);
+}
+
+fn plumb_collector_now_us() -> i64 {
+    crate::commands::now_us()
+}
+
+fn emit(out: &mut FlowBuilders, ctx: &WorkerContext, blocking: bool) {
+    if out.is_empty() {
+        return;
+    }
+    let batch = Arc::new(out.finish());
+    ctx.metrics.batch_rows.with_label_values(&[&ctx.label]).observe(batch.num_rows() as f64);
+    for s in &ctx.sinks {
+        if blocking {
+            s.send_blocking(batch.clone(), &ctx.metrics);
+        } else {
+            s.offer(batch.clone(), &ctx.metrics);
+        }
+    }
+}
+
+fn publish(dec: &mut Decoder, ctx: &WorkerContext, drops: &mut Option<SocketDrops>, r: &mut Reported) {
+    let m = &ctx.metrics;
+    m.add_decode_stats(&dec.stats.take());
+    if let Some(d) = drops {
+        let n = d.delta();
+        if n > 0 {
+            m.socket_drops.with_label_values(&[&ctx.label]).inc_by(n);
+        }
+    }
+    let t = dec.state.template_count() as i64;
+    m.templates.add(t - r.templates);
+    r.templates = t;
+    let p = dec.pending_sets() as i64;
+    m.template_sets_pending.add(p - r.pending);
+    r.pending = p;
+    for (exporter, v) in dec.exporter_not_sent() {
+        m.set_exporter_not_sent(exporter, *v);
+    }
+}
+
+fn save(dec: &Decoder, ctx: &WorkerContext) {
+    if let Err(e) = dec.state.save(&ctx.state_file) {
+        tracing::warn!("cannot save decoder state to {}: {e}", ctx.state_file.display());
+    }
+}

@@ -1,0 +1,104 @@
+//! `plumb ingest`: files through the collector's decoders into the store.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use plumb_collector::addr;
+use plumb_collector::netflow::Decoder;
+use plumb_collector::schema::FlowBuilders;
+use plumb_collector::stats::{DecodeStats, ErrorReason};
+use plumb_exporters::store::FlowStore;
+
+use crate::cli::IngestArgs;
+use crate::config::Config;
+use crate::input;
+
+/// Rows per batch handed to the store.
+const BATCH_ROWS: usize = 65_536;
+
+pub fn run(a: IngestArgs) -> Result<()> {
+    let cfg = Config::load(a.store.config.as_deref())?;
+    let data = a.store.data.clone().unwrap_or_else(|| cfg.store.data_dir.clone());
+    let mut store = FlowStore::open(cfg.store_config(&data))?;
+    let mut dec = Decoder::new(cfg.decoder_config());
+    if let Some(state) = &a.state {
+        dec.state.load(state).with_context(|| format!("cannot load decoder state {}", state.display()))?;
+    }
+    let total: u64 = a.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut out = FlowBuilders::with_capacity(BATCH_ROWS);
+    let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
+    let mut stats = DecodeStats::default();
+    for path in &a.files {
+        bar.set_message(path.display().to_string());
+        let mut store_err = None;
+        let summary = input::for_each_datagram(path, a.exporter, &a.port, |n| bar.inc(n), |d| {
+            let received = d.ts_us.unwrap_or_else(super::now_us);
+            let o = dec.decode(d.payload, addr::from_ip(d.src), received, &mut out);
+            datagrams += 1;
+            records += o.records;
+            lost += o.lost;
+            if out.len() >= BATCH_ROWS && store_err.is_none() {
+                store_err = store.push(&out.finish()).err();
+            }
+        })?;
+        if let Some(e) = store_err {
+            return Err(e).context("writing the store failed");
+        }
+        if summary.capture && summary.datagrams == 0 {
+            bar.suspend(|| {
+                eprintln!(
+                    "plumb: {}: no flow exports on ports {:?} (add yours with --port)",
+                    path.display(),
+                    input::EXPORT_PORTS
+                )
+            });
+        }
+    }
+    if !out.is_empty() {
+        store.push(&out.finish())?;
+    }
+    let report = store.flush()?;
+    bar.finish_and_clear();
+    let s = dec.stats.take();
+    merge(&mut stats, &s);
+    println!(
+        "ingested {} files: {datagrams} datagrams, {records} flow records, {} rows in {} files ({} bytes) under {}",
+        a.files.len(),
+        report.rows,
+        report.files,
+        report.bytes,
+        data.display()
+    );
+    println!(
+        "templates {}, options records {}, data sets held for a template {} (released {} records, still waiting {}, evicted {}), \
+sequence loss {lost}, rows with unknown sampling {}, rows filed by receive time {}",
+        s.templates_received,
+        s.options_records,
+        s.sets_held,
+        s.records_released,
+        dec.pending_sets(),
+        s.sets_evicted,
+        s.records_unknown_sampling,
+        store.implausible_rows,
+    );
+    let errors: Vec<String> = ErrorReason::ALL
+        .iter()
+        .filter(|r| stats.error_count(**r) > 0)
+        .map(|r| format!("{} {}", r.as_str(), stats.error_count(*r)))
+        .collect();
+    if !errors.is_empty() {
+        println!("decode errors: {}", errors.join(", "));
+    }
+    Ok(())
+}
+
+fn merge(into: &mut DecodeStats, s: &DecodeStats) {
+    for (a, b) in into.errors.iter_mut().zip(s.errors) {
+        *a += b;
+    }
+}

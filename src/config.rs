@@ -1,0 +1,217 @@
+//! `plumb.toml`: every key, its default, and how it is checked. `plumb.example.toml`
+//! documents the same keys for users; a test keeps the two in step.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use plumb_collector::addr::{self, Addr16};
+use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
+use plumb_collector::netflow::state::StateLimits;
+use plumb_exporters::store::{Codec, StoreConfig};
+
+/// The ports plumb listens on by default: NetFlow (2055), IPFIX (4739), sFlow (6343).
+pub const DEFAULT_LISTEN: [&str; 3] = ["0.0.0.0:2055", "0.0.0.0:4739", "0.0.0.0:6343"];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub collector: Collector,
+    pub store: Store,
+    pub metrics: Metrics,
+    pub decoder: Decoder,
+    pub sampling: Vec<Sampling>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Collector {
+    pub listen: Vec<SocketAddr>,
+    pub workers: usize,
+    pub receive_buffer_bytes: usize,
+    pub batch_rows: usize,
+    pub batch_interval_ms: u64,
+    pub queue_batches: usize,
+    pub state_file: Option<PathBuf>,
+    pub state_save_interval_secs: u64,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.iter().map(|s| s.parse().expect("valid default")).collect(),
+            workers: 1,
+            receive_buffer_bytes: 32 << 20,
+            batch_rows: 65_536,
+            batch_interval_ms: 1_000,
+            queue_batches: 64,
+            state_file: None,
+            state_save_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    pub data_dir: PathBuf,
+    pub flush_interval_secs: u64,
+    pub max_buffered_rows: usize,
+    pub codec: String,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("data"), flush_interval_secs: 10, max_buffered_rows: 1 << 20, codec: "zstd:1".into() }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Metrics {
+    pub listen: Option<SocketAddr>,
+    pub max_exporters: usize,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self { listen: Some("127.0.0.1:9464".parse().expect("valid default")), max_exporters: 64 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Decoder {
+    pub max_templates: usize,
+    pub pending_max_bytes: usize,
+    pub pending_max_sets: usize,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        let d = DecoderConfig::default();
+        Self {
+            max_templates: d.limits.max_templates,
+            pending_max_bytes: d.pending_max_bytes,
+            pending_max_sets: d.pending_max_sets,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    pub exporter: IpAddr,
+    pub rate: u32,
+    /// The rate is a vSphere Distributed Switch samplingRate: factor = rate + 1.
+    #[serde(default)]
+    pub vds: bool,
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads `path`; with `None`, the embedded defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let Some(path) = path else { return Ok(Config::default()) };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        cfg.validate().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.collector.workers == 0 || self.collector.workers > 64 {
+            return Err("collector.workers must be between 1 and 64".into());
+        }
+        if self.collector.batch_rows == 0 {
+            return Err("collector.batch_rows must be at least 1".into());
+        }
+        if self.collector.queue_batches == 0 {
+            return Err("collector.queue_batches must be at least 1".into());
+        }
+        if Codec::parse(&self.store.codec).is_none() {
+            return Err(format!("store.codec = {:?}: use none, snappy, lz4, zstd or zstd:LEVEL (1-22)", self.store.codec));
+        }
+        for s in &self.sampling {
+            if s.rate == 0 && !s.vds {
+                return Err(format!("sampling for {}: rate must be at least 1 (1 = unsampled)", s.exporter));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn decoder_config(&self) -> DecoderConfig {
+        let overrides: HashMap<Addr16, SamplingOverride> = self
+            .sampling
+            .iter()
+            .map(|s| {
+                let factor = if s.vds { s.rate.saturating_add(1) } else { s.rate };
+                (addr::from_ip(s.exporter), SamplingOverride { factor, force: s.force })
+            })
+            .collect();
+        DecoderConfig {
+            limits: StateLimits { max_templates: self.decoder.max_templates, ..StateLimits::default() },
+            pending_max_bytes: self.decoder.pending_max_bytes,
+            pending_max_sets: self.decoder.pending_max_sets,
+            sampling_overrides: overrides,
+        }
+    }
+
+    pub fn store_config(&self, data_dir: &Path) -> StoreConfig {
+        let mut s = StoreConfig::new(data_dir);
+        s.flush_interval = std::time::Duration::from_secs(self.store.flush_interval_secs.max(1));
+        s.max_buffered_rows = self.store.max_buffered_rows.max(1);
+        s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Zstd(1));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_matches_the_defaults_it_documents() {
+        let text = include_str!("../plumb.example.toml");
+        let cfg = Config::parse(text, Path::new("plumb.example.toml")).unwrap();
+        let d = Config::default();
+        assert_eq!(cfg.collector.listen, d.collector.listen);
+        assert_eq!(cfg.collector.receive_buffer_bytes, d.collector.receive_buffer_bytes);
+        assert_eq!(cfg.store.flush_interval_secs, d.store.flush_interval_secs);
+        assert_eq!(cfg.metrics.listen, d.metrics.listen);
+        assert_eq!(cfg.sampling.len(), 1);
+        let dc = cfg.decoder_config();
+        let vds = dc.sampling_overrides.values().next().unwrap();
+        assert_eq!(vds.factor, 4096);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let err = Config::parse("[store]\nflush_intervall = 3\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("flush_intervall"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_say_what_to_do() {
+        let err = Config::parse("[store]\ncodec = \"gzip\"\n", Path::new("x.toml")).unwrap_err().to_string();
+        assert!(err.contains("zstd"), "{err}");
+    }
+}

@@ -1,0 +1,95 @@
+//! The whole public corpus through the decoders: every file decodes without a panic, and
+//! every file that holds flow records yields exactly the expected number
+//! (`tests/corpus/netflow_expected.tsv`, derived from the corpus MANIFEST and checked
+//! against the logstash, telegraf, NetGauze and akvorado expectations).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use plumb_collector::netflow::{Decoder, DecoderConfig};
+
+struct Row {
+    order: u32,
+    file: String,
+    flows: usize,
+}
+
+fn expectations() -> BTreeMap<String, Vec<Row>> {
+    let text = include_str!("corpus/netflow_expected.tsv");
+    let mut groups: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    for line in text.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        groups.entry(cols[0].to_string()).or_default().push(Row {
+            order: cols[1].parse().unwrap(),
+            file: cols[2].to_string(),
+            flows: cols[3].parse().unwrap(),
+        });
+    }
+    for rows in groups.values_mut() {
+        rows.sort_by_key(|r| r.order);
+    }
+    groups
+}
+
+#[test]
+fn every_flow_file_yields_its_expected_records() {
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for (group, rows) in expectations() {
+        let mut dec = Decoder::new(DecoderConfig::default());
+        for r in rows {
+            let batch = common::decode_file(&mut dec, &common::public(&r.file));
+            total += batch.num_rows();
+            if batch.num_rows() != r.flows {
+                failures.push(format!("{group}: {} gave {} records, expected {}", r.file, batch.num_rows(), r.flows));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(total > 800, "the corpus holds over 800 flow records, decoded {total}");
+}
+
+fn all_files(dir: PathBuf, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_files(p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Every file of the corpus, whatever it holds, through one decoder as raw datagrams and
+/// as captures: no panic, and errors are counted, not thrown.
+#[test]
+fn no_file_of_the_corpus_panics_the_decoder() {
+    let mut files = Vec::new();
+    all_files(common::shared().join("fixtures"), &mut files);
+    files.sort();
+    assert!(files.len() > 150);
+    let mut dec = Decoder::new(DecoderConfig::default());
+    for f in &files {
+        common::decode_file(&mut dec, f);
+        // Every byte of every file also as one raw datagram, whatever it is.
+        let bytes = std::fs::read(f).unwrap();
+        let mut out = plumb_collector::schema::FlowBuilders::with_capacity(16);
+        for chunk in bytes.chunks(65_507).take(8) {
+            dec.decode(chunk, [0; 16], 0, &mut out);
+        }
+    }
+    assert!(dec.stats.total_errors() > 0, "malformed inputs are counted");
+}
+
+/// The two corrupt NetFlow v5 files are refused with a typed, counted error.
+#[test]
+fn corrupt_v5_headers_are_counted_errors() {
+    for f in ["logstash-codec-netflow/netflow5_test_invalid01.dat", "logstash-codec-netflow/netflow5_test_invalid02.dat"] {
+        let mut dec = Decoder::new(DecoderConfig::default());
+        let b = common::decode_file(&mut dec, &common::public(f));
+        assert_eq!(b.num_rows(), 0);
+        assert_eq!(dec.stats.error_count(plumb_collector::stats::ErrorReason::BadV5), 1, "{f}");
+    }
+}

@@ -1,0 +1,217 @@
+//! `plumb collect` end to end on loopback: a real exporter (softflowd) in NetFlow v5, v9
+//! and IPFIX against an independent count of the same packets, a restart that keeps
+//! templates, and `/metrics` checked by promtool and against the store.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::process::{self, Collector};
+
+/// Writes a pcap of TCP, UDP and ICMP flows between a few hosts; returns the packets per
+/// (src, dst, protocol) and their IP total lengths, counted as the file is written.
+fn write_traffic(path: &Path) -> BTreeMap<(String, String, u8), (u64, u64)> {
+    let mut totals = BTreeMap::new();
+    let mut f = Vec::new();
+    f.extend(0xa1b2c3d4u32.to_le_bytes());
+    f.extend(2u16.to_le_bytes());
+    f.extend(4u16.to_le_bytes());
+    f.extend([0u8; 8]);
+    f.extend(65535u32.to_le_bytes());
+    f.extend(1u32.to_le_bytes());
+    let base_ts = 1_700_000_000u32;
+    let mut seed = 0x2545F491u32;
+    let mut rnd = move |n: u32| {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed % n
+    };
+    for i in 0..3000u32 {
+        let src = [10, 0, (rnd(4)) as u8, 1 + rnd(20) as u8];
+        let dst = [192, 168, 1, 1 + rnd(10) as u8];
+        let proto = [6u8, 17, 1][rnd(3) as usize];
+        let payload = (rnd(1400)) as usize;
+        let l4 = match proto {
+            6 => 20,
+            17 => 8,
+            _ => 8,
+        };
+        let total = 20 + l4 + payload;
+        let mut ip = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0x40, 0, 64, proto, 0, 0];
+        ip.extend(src);
+        ip.extend(dst);
+        let sport = 1024 + rnd(8) as u16;
+        let dport = [80u16, 443, 53][rnd(3) as usize];
+        match proto {
+            6 => {
+                ip.extend(sport.to_be_bytes());
+                ip.extend(dport.to_be_bytes());
+                ip.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0x10, 0, 0, 0, 0, 0]);
+            }
+            17 => {
+                ip.extend(sport.to_be_bytes());
+                ip.extend(dport.to_be_bytes());
+                ip.extend(((8 + payload) as u16).to_be_bytes());
+                ip.extend([0, 0]);
+            }
+            _ => ip.extend([8, 0, 0, 0, 0, 1, 0, (i % 256) as u8]),
+        }
+        ip.extend(std::iter::repeat_n(0xab, payload));
+        let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+        frame.extend(&ip);
+        let ts = base_ts + i / 100;
+        f.extend(ts.to_le_bytes());
+        f.extend(((i % 100) * 10_000).to_le_bytes());
+        f.extend((frame.len() as u32).to_le_bytes());
+        f.extend((frame.len() as u32).to_le_bytes());
+        f.extend(&frame);
+        let key = (
+            std::net::Ipv4Addr::from(src).to_string(),
+            std::net::Ipv4Addr::from(dst).to_string(),
+            proto,
+        );
+        let e = totals.entry(key).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += total as u64;
+    }
+    std::fs::write(path, f).unwrap();
+    totals
+}
+
+/// What the store holds per (src, dst, protocol): packets and bytes.
+fn stored_totals(data: &Path) -> BTreeMap<(String, String, u8), (u64, u64)> {
+    let out = process::run(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT src_addr, dst_addr, protocol, sum(packets) AS p, sum(bytes) AS b FROM flows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+    ]);
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            ((c[0].to_string(), c[1].to_string(), c[2].parse().unwrap()), (c[3].parse().unwrap(), c[4].parse().unwrap()))
+        })
+        .collect()
+}
+
+/// Independent count with tshark where it is installed (the same pcap, another decoder).
+fn tshark_totals(pcap: &Path) -> Option<BTreeMap<(String, String, u8), (u64, u64)>> {
+    let out = Command::new("tshark")
+        .args(["-r", pcap.to_str().unwrap(), "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "ip.proto", "-e", "ip.len"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut t = BTreeMap::new();
+    for l in String::from_utf8(out.stdout).ok()?.lines() {
+        let c: Vec<&str> = l.split('\t').collect();
+        let e = t.entry((c[0].to_string(), c[1].to_string(), c[2].parse().ok()?)).or_insert((0u64, 0u64));
+        e.0 += 1;
+        e.1 += c[3].parse::<u64>().ok()?;
+    }
+    Some(t)
+}
+
+#[test]
+fn softflowd_exports_match_an_independent_count() {
+    assert!(process::have("softflowd"), "softflowd is missing: run scripts/test.sh, which installs it");
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("traffic.pcap");
+    let expected = write_traffic(&pcap);
+    if let Some(t) = tshark_totals(&pcap) {
+        assert_eq!(t, expected, "tshark and the generator agree on the pcap");
+    }
+    for version in ["5", "9", "10"] {
+        let data = dir.path().join(format!("store-v{version}"));
+        let c = Collector::start(&data);
+        let status = Command::new("softflowd")
+            .args(["-r", pcap.to_str().unwrap(), "-n", &format!("127.0.0.1:{}", c.port), "-v", version, "-a"])
+            .args(["-c", dir.path().join(format!("ctl-{version}")).to_str().unwrap()])
+            .args(["-p", dir.path().join(format!("pid-{version}")).to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(status.status.success(), "softflowd: {}", String::from_utf8_lossy(&status.stderr));
+        let want: u64 = expected.values().map(|v| v.0).sum();
+        c.wait_metrics(30, "all packets decoded", |m| {
+            let recs = process::sum_metric(m, "plumb_flow_records_total");
+            recs > 0.0 && process::sum_metric(m, "plumb_datagrams_received_total") > 0.0
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        c.stop();
+        let got = stored_totals(&data);
+        let got_packets: u64 = got.values().map(|v| v.0).sum();
+        assert_eq!(got_packets, want, "v{version}: packets in the store");
+        assert_eq!(got, expected, "v{version}: totals per (src, dst, protocol)");
+    }
+}
+
+#[test]
+fn templates_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let vds = |f: &str| common::public(&format!("logstash-codec-netflow/ipfix_test_vmware_vds_{f}.dat"));
+    let port = process::free_port();
+    let c = Collector::start_with(&data, port, &[]);
+    process::run(&["replay", vds("tpl").to_str().unwrap(), "--to", &format!("127.0.0.1:{port}")]);
+    c.wait_metrics(30, "templates", |m| process::sum_metric(m, "plumb_templates") >= 13.0);
+    c.stop();
+    let c = Collector::start_with(&data, port, &[]);
+    assert!(c.metric_sum("plumb_templates") >= 13.0, "templates reloaded from the state file");
+    for f in ["data264", "data266", "data266_267"] {
+        process::run(&["replay", vds(f).to_str().unwrap(), "--to", &format!("127.0.0.1:{port}")]);
+    }
+    c.wait_metrics(30, "5 records", |m| process::sum_metric(m, "plumb_flow_records_total") >= 5.0);
+    c.stop();
+    let out = process::run(&[
+        "query", "--data", data.to_str().unwrap(), "--format", "csv",
+        "SELECT src_addr, dst_port, bytes FROM flows ORDER BY flow_end, dst_port, src_addr",
+    ]);
+    assert_eq!(
+        out,
+        "src_addr,dst_port,bytes\n172.18.65.21,5985,100\n172.18.65.91,138,229\n172.18.65.91,138,229\n172.18.65.21,5355,104\nfe80::5187:5cd8:d750:cdc9,5355,144\n"
+    );
+}
+
+#[test]
+fn metrics_pass_promtool_and_agree_with_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("store");
+    let c = Collector::start(&data);
+    let pcap = common::ovs("ovs-export.pcap");
+    let sent = process::run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
+    assert!(sent.contains("sent"), "{sent}");
+    // 72 IPFIX + 16 NetFlow v5 records; sFlow is counted as unsupported for now.
+    let m = c.wait_metrics(30, "rows committed", |m| process::sum_metric(m, "plumb_store_rows_written_total") >= 88.0);
+    assert_eq!(process::sum_metric(&m, "plumb_flow_records_total"), 88.0);
+    assert_eq!(process::sum_metric(&m, "plumb_store_rows_written_total"), 88.0);
+    assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 0.0);
+    assert!(m.contains("plumb_flow_records_total{exporter=\"127.0.0.1\",protocol=\"ipfix\"} 72"), "{m}");
+    assert!(process::have("promtool"), "promtool is missing: run scripts/test.sh, which installs it");
+    let (ok, text) = Command::new("promtool").args(["check", "metrics"]).stdin(std::process::Stdio::piped()).output_with_stdin(&m);
+    assert!(ok, "promtool check metrics:\n{text}");
+    c.stop();
+    let out = process::run(&["query", "--data", data.to_str().unwrap(), "--format", "csv", "SELECT count(*) AS n FROM flows"]);
+    assert_eq!(out, "n\n88\n");
+}
+
+trait OutputWithStdin {
+    fn output_with_stdin(&mut self, input: &str) -> (bool, String);
+}
+
+impl OutputWithStdin for Command {
+    fn output_with_stdin(&mut self, input: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut child = self.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
