@@ -9,7 +9,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 scripts/deps.sh build-essential pkg-config softflowd nfdump prometheus openvswitch-switch \
-  iproute2 ethtool tcpdump iperf3
+  iproute2 iputils-ping ethtool tcpdump tshark iperf3
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
 # The shared fixtures live beside the repository.
 export PLUMB_SHARED="${PLUMB_SHARED:-$(cd .. && pwd)/shared}"

@@ -25,10 +25,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the collector: receive flow exports over UDP and store them.
-    #[command(long_about = "Run the collector until Ctrl-C or SIGTERM; both flush every accepted row to the store before exiting.\n\n\
+    #[command(
+        long_about = "Run the collector until Ctrl-C or SIGTERM; both flush every accepted row to the store before exiting.\n\n\
 Every listener accepts every protocol (NetFlow v5 and v9, IPFIX, sFlow), told apart by the version field. \
 Templates and sampling rates are saved to a state file and reloaded at start.\n\n\
-Examples:\n    plumb collect\n    plumb collect --listen 0.0.0.0:2055 --listen [::]:4739 --data /var/lib/plumb\n    plumb collect --config /etc/plumb/plumb.toml")]
+Examples:\n    plumb collect\n    plumb collect --listen 0.0.0.0:2055 --listen [::]:4739 --data /var/lib/plumb\n    plumb collect --config /etc/plumb/plumb.toml"
+    )]
     Collect(CollectArgs),
     /// Decode files of exported flows (pcap, pcapng or raw datagrams) into the store.
     #[command(long_about = "Decode files into the store with the same decoders as the collector.\n\n\
@@ -40,20 +42,24 @@ The collector's state file is read only with --state.\n\n\
 Example:\n    plumb ingest vds_tpl.dat vds_data.dat capture.pcap --data ./data")]
     Ingest(IngestArgs),
     /// Run SQL over the store (table `flows`).
-    #[command(long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
+    #[command(
+        long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
 (see the README for its columns); `date` and `hour` are its partition columns.\n\n\
 Addresses are stored as 16 bytes and shown as text. Compare them with text and filter blocks with cidr_contains:\n    \
 plumb query \"SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3'\"\n    \
 plumb query \"SELECT dst_addr, sum(bytes) FROM flows WHERE cidr_contains('10.0.0.0/8', src_addr) GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"\n    \
 plumb query --format json \"SELECT * FROM flows LIMIT 3\"\n\n\
 Functions: cidr_contains(cidr, addr), ip_to_string(addr), ip(text), mac_to_string(mac); `extra['PEN/ID']` reads \
-an information element that has no column (raw bytes).")]
+an information element that has no column (raw bytes)."
+    )]
     Query(QueryArgs),
     /// Send the flow exports of a capture or raw file to a collector over UDP.
-    #[command(long_about = "Send the NetFlow/IPFIX/sFlow datagrams of a pcap/pcapng or raw file to HOST:PORT, each original \
+    #[command(
+        long_about = "Send the NetFlow/IPFIX/sFlow datagrams of a pcap/pcapng or raw file to HOST:PORT, each original \
 exporter from its own source address (127.0.0.N when sending to loopback) so template scopes stay apart.\n\n\
 Examples:\n    plumb replay capture.pcap --to 127.0.0.1:4739\n    plumb replay capture.pcap --to 127.0.0.1:4739 --rate 50000 --duration 60\n    \
-plumb replay capture.pcap --to 127.0.0.1:4739 --skip-templates")]
+plumb replay capture.pcap --to 127.0.0.1:4739 --skip-templates"
+    )]
     Replay(ReplayArgs),
 }
 

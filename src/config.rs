@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use plumb_collector::addr::{self, Addr16};
-use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
 use plumb_collector::netflow::state::StateLimits;
+use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
 use plumb_exporters::store::{Codec, StoreConfig};
 
 /// The ports plumb listens on by default: NetFlow (2055), IPFIX (4739), sFlow (6343).
@@ -64,7 +64,12 @@ pub struct Store {
 
 impl Default for Store {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("data"), flush_interval_secs: 10, max_buffered_rows: 1 << 20, codec: "zstd:1".into() }
+        Self {
+            data_dir: PathBuf::from("data"),
+            flush_interval_secs: 10,
+            max_buffered_rows: 1 << 20,
+            codec: "zstd:1".into(),
+        }
     }
 }
 
@@ -125,13 +130,17 @@ pub enum ConfigError {
 impl Config {
     /// Reads `path`; with `None`, the embedded defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
-        let Some(path) = path else { return Ok(Config::default()) };
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let Some(path) = path else {
+            return Ok(Config::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
         Self::parse(&text, path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })?;
         cfg.validate().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
         Ok(cfg)
     }
@@ -147,7 +156,10 @@ impl Config {
             return Err("collector.queue_batches must be at least 1".into());
         }
         if Codec::parse(&self.store.codec).is_none() {
-            return Err(format!("store.codec = {:?}: use none, snappy, lz4, zstd or zstd:LEVEL (1-22)", self.store.codec));
+            return Err(format!(
+                "store.codec = {:?}: use none, snappy, lz4, zstd or zstd:LEVEL (1-22)",
+                self.store.codec
+            ));
         }
         for s in &self.sampling {
             if s.rate == 0 && !s.vds {
@@ -204,7 +216,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_with_their_line() {
-        let err = Config::parse("[store]\nflush_intervall = 3\n", Path::new("x.toml")).unwrap_err().to_string();
+        let err =
+            Config::parse("[store]\nflush_intervall = 3\n", Path::new("x.toml")).unwrap_err().to_string();
         assert!(err.contains("flush_intervall"), "{err}");
         assert!(err.contains("line 2"), "{err}");
     }

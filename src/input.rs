@@ -50,10 +50,13 @@ pub fn for_each_datagram(
     let mut summary = FileSummary::default();
     if capture::is_capture(&head[..n]) {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let reader = ProgressReader { inner: BufReader::with_capacity(1 << 20, file), progress: &mut progress };
+        let reader =
+            ProgressReader { inner: BufReader::with_capacity(1 << 20, file), progress: &mut progress };
         summary.capture = true;
         summary.frames = capture::for_each_frame(reader, |frame| {
-            let Some(udp) = capture::udp(frame.linktype, frame.data) else { return };
+            let Some(udp) = capture::udp(frame.linktype, frame.data) else {
+                return;
+            };
             if !is_export_port(udp.dst_port, ports) && !is_export_port(udp.src_port, ports) {
                 return;
             }

@@ -43,7 +43,12 @@ fn every_flow_file_yields_its_expected_records() {
             let batch = common::decode_file(&mut dec, &common::public(&r.file));
             total += batch.num_rows();
             if batch.num_rows() != r.flows {
-                failures.push(format!("{group}: {} gave {} records, expected {}", r.file, batch.num_rows(), r.flows));
+                failures.push(format!(
+                    "{group}: {} gave {} records, expected {}",
+                    r.file,
+                    batch.num_rows(),
+                    r.flows
+                ));
             }
         }
     }
@@ -86,7 +91,10 @@ fn no_file_of_the_corpus_panics_the_decoder() {
 /// The two corrupt NetFlow v5 files are refused with a typed, counted error.
 #[test]
 fn corrupt_v5_headers_are_counted_errors() {
-    for f in ["logstash-codec-netflow/netflow5_test_invalid01.dat", "logstash-codec-netflow/netflow5_test_invalid02.dat"] {
+    for f in [
+        "logstash-codec-netflow/netflow5_test_invalid01.dat",
+        "logstash-codec-netflow/netflow5_test_invalid02.dat",
+    ] {
         let mut dec = Decoder::new(DecoderConfig::default());
         let b = common::decode_file(&mut dec, &common::public(f));
         assert_eq!(b.num_rows(), 0);

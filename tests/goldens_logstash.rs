@@ -22,7 +22,8 @@ fn vendor_records_match_the_logstash_goldens() {
     let mut failures = Vec::new();
     for g in &goldens {
         let vendor = g["vendor"].as_str().unwrap();
-        let files: Vec<String> = g["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
+        let files: Vec<String> =
+            g["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_string()).collect();
         let batches = common::decode_group(&files.iter().map(|f| common::public(f)).collect::<Vec<_>>());
         let by_file: HashMap<&str, &arrow::array::RecordBatch> =
             files.iter().map(|f| f.as_str()).zip(batches.iter()).collect();
@@ -51,7 +52,8 @@ fn vendor_records_match_the_logstash_goldens() {
                     for (key, hex) in want.as_object().unwrap() {
                         let got = common::extra(batch, key, row).unwrap_or_default();
                         if got != as_text(hex) {
-                            failures.push(format!("{vendor}: {file}#{row} extra[{key}] = {got:?}, want {hex}"));
+                            failures
+                                .push(format!("{vendor}: {file}#{row} extra[{key}] = {got:?}, want {hex}"));
                         }
                     }
                     continue;

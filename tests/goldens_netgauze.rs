@@ -7,13 +7,34 @@ use serde_json::Value;
 
 const CASES: &[(&str, &str)] = &[
     ("netgauze/100-IPFIXv10-CISCO/traffic-00.pcap", "netgauze/100-IPFIXv10-CISCO/traffic-00-flow.json"),
-    ("netgauze/101-NFv9-CISCO-cust_primitives/traffic-00.pcap", "netgauze/101-NFv9-CISCO-cust_primitives/traffic-00-flow.json"),
-    ("netgauze/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.pcap", "netgauze/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00-flow.json"),
-    ("netgauze/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap", "netgauze/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00-flow.json"),
-    ("netgauze/106-IPFIXv10-HUAWEI-vrf_name/traffic-00.pcap", "netgauze/106-IPFIXv10-HUAWEI-vrf_name/traffic-00-flow.json"),
-    ("netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.pcap", "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00-flow.json"),
-    ("netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.pcap", "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01-flow.json"),
-    ("netgauze/500-IPFIXv10-BGP-CISCO-SRv6/traffic-00.pcap", "netgauze/500-IPFIXv10-BGP-CISCO-SRv6/traffic-00-flow.json"),
+    (
+        "netgauze/101-NFv9-CISCO-cust_primitives/traffic-00.pcap",
+        "netgauze/101-NFv9-CISCO-cust_primitives/traffic-00-flow.json",
+    ),
+    (
+        "netgauze/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00.pcap",
+        "netgauze/102-NFv9-CISCO-f2rd-pretag-sampling-reload/traffic-00-flow.json",
+    ),
+    (
+        "netgauze/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00.pcap",
+        "netgauze/104-IPFIXv10-IPv6-CISCO-sampling_option/traffic-00-flow.json",
+    ),
+    (
+        "netgauze/106-IPFIXv10-HUAWEI-vrf_name/traffic-00.pcap",
+        "netgauze/106-IPFIXv10-HUAWEI-vrf_name/traffic-00-flow.json",
+    ),
+    (
+        "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00.pcap",
+        "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-00-flow.json",
+    ),
+    (
+        "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01.pcap",
+        "netgauze/111-IPFIXv10-NFv9-IPv6-IPv4-mix_sources/traffic-01-flow.json",
+    ),
+    (
+        "netgauze/500-IPFIXv10-BGP-CISCO-SRv6/traffic-00.pcap",
+        "netgauze/500-IPFIXv10-BGP-CISCO-SRv6/traffic-00-flow.json",
+    ),
     ("netgauze/flow-srv6/srv6.pcap", "netgauze/flow-srv6/srv6-flow.json"),
 ];
 
@@ -25,7 +46,9 @@ fn golden_records(path: &str) -> Vec<Vec<(String, Value)>> {
         let v: Value = serde_json::from_str(line).unwrap();
         let msg = v.get("IPFIX").or(v.get("NetFlowV9")).unwrap();
         for set in msg["sets"].as_array().unwrap() {
-            let Some(data) = set.get("Data") else { continue };
+            let Some(data) = set.get("Data") else {
+                continue;
+            };
             for rec in data["records"].as_array().unwrap() {
                 if !rec["scope_fields"].as_array().unwrap().is_empty() {
                     continue;

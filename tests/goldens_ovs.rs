@@ -90,7 +90,8 @@ fn every_ovs_ipfix_record_matches_the_reference_decode() {
         let icmp = e.get("icmpTypeIPv4").or(e.get("icmpTypeIPv6")).cloned().unwrap_or_default();
         assert_eq!(got("icmp_type"), icmp, "{ctx}");
         let src = e.get("sourceIPv4Address").or(e.get("sourceIPv6Address")).cloned().unwrap_or_default();
-        let dst = e.get("destinationIPv4Address").or(e.get("destinationIPv6Address")).cloned().unwrap_or_default();
+        let dst =
+            e.get("destinationIPv4Address").or(e.get("destinationIPv6Address")).cloned().unwrap_or_default();
         if tunnel {
             // The standard IEs are the inner packet; the tunnel IEs the outer one.
             assert_eq!(got("inner_src_addr"), src, "{ctx}");
@@ -121,7 +122,11 @@ fn every_ovs_ipfix_record_matches_the_reference_decode() {
         // OVS exports no sampling rate; delta-µs times end before they start never.
         assert_eq!(got("sampling_rate"), "", "{ctx}");
         assert!(got("flow_start") <= got("flow_end"), "{ctx}");
-        assert_eq!(common::extra(&batch, "0/138", i).as_deref(), Some("00000008"), "{ctx}: observationPointId");
+        assert_eq!(
+            common::extra(&batch, "0/138", i).as_deref(),
+            Some("00000008"),
+            "{ctx}: observationPointId"
+        );
     }
     // The options record of domain 0 reports exporter-side loss of 0 packets.
     assert_eq!(dec.exporter_not_sent().values().next().map(|v| v[1]), Some(0));
@@ -157,7 +162,9 @@ fn ovs_netflow_v5_keeps_openflow_ports() {
     assert_eq!(lost, 0);
     assert_eq!(batch.num_rows(), 16, "4 datagrams of 4 records");
     let row = (0..batch.num_rows())
-        .find(|&i| common::cell(&batch, "dst_addr", i) == "10.200.0.2" && common::cell(&batch, "bytes", i) == "690")
+        .find(|&i| {
+            common::cell(&batch, "dst_addr", i) == "10.200.0.2" && common::cell(&batch, "bytes", i) == "690"
+        })
         .expect("the ping over VXLAN");
     assert_eq!(common::cell(&batch, "src_addr", row), "10.200.0.1");
     assert_eq!(common::cell(&batch, "in_if", row), "2");

@@ -65,8 +65,11 @@ fn telegraf_flow_lines_match_our_rows() {
             .collect();
         files.sort();
         let batches = common::decode_group(&files);
-        let rows: Vec<(usize, usize)> =
-            batches.iter().enumerate().flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r))).collect();
+        let rows: Vec<(usize, usize)> = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+            .collect();
         let expected: Vec<HashMap<String, String>> = std::fs::read_to_string(case.join("expected.out"))
             .unwrap()
             .lines()

@@ -47,28 +47,49 @@ fn address_forms() {
     let d = dir.path();
     let cases: &[(&str, &str)] = &[
         // equality with text, shown as text
-        ("SELECT src_addr, dst_port FROM flows WHERE src_addr = '172.18.65.21' ORDER BY dst_port",
-         "src_addr,dst_port\n172.18.65.21,5355\n172.18.65.21,5985\n"),
+        (
+            "SELECT src_addr, dst_port FROM flows WHERE src_addr = '172.18.65.21' ORDER BY dst_port",
+            "src_addr,dst_port\n172.18.65.21,5355\n172.18.65.21,5985\n",
+        ),
         // literal on the left, and <>
         ("SELECT count(*) AS n FROM flows WHERE '172.18.65.91' = src_addr", "n\n2\n"),
-        ("SELECT count(*) AS n FROM flows WHERE source_kind = 'ipfix' AND exporter = '127.0.0.1' AND src_addr <> '172.18.65.91' AND src_addr IS NOT NULL AND observation_domain = 0", "n\n3\n"),
+        (
+            "SELECT count(*) AS n FROM flows WHERE source_kind = 'ipfix' AND exporter = '127.0.0.1' AND src_addr <> '172.18.65.91' AND src_addr IS NOT NULL AND observation_domain = 0",
+            "n\n3\n",
+        ),
         // IN lists, IPv6 in any spelling
-        ("SELECT count(*) AS n FROM flows WHERE src_addr IN ('172.18.65.91', 'FE80:0:0:0:5187:5cd8:d750:cdc9')", "n\n3\n"),
+        (
+            "SELECT count(*) AS n FROM flows WHERE src_addr IN ('172.18.65.91', 'FE80:0:0:0:5187:5cd8:d750:cdc9')",
+            "n\n3\n",
+        ),
         // CIDR blocks (IPv4 and IPv6)
         ("SELECT count(*) AS n FROM flows WHERE cidr_contains('172.18.0.0/16', src_addr)", "n\n4\n"),
-        ("SELECT count(*) AS n FROM flows WHERE cidr_contains('fe80::/10', src_addr) AND observation_domain = 0", "n\n1\n"),
-        ("SELECT count(*) AS n FROM flows WHERE NOT cidr_contains('172.18.65.0/24', dst_addr) AND observation_domain = 0", "n\n2\n"),
+        (
+            "SELECT count(*) AS n FROM flows WHERE cidr_contains('fe80::/10', src_addr) AND observation_domain = 0",
+            "n\n1\n",
+        ),
+        (
+            "SELECT count(*) AS n FROM flows WHERE NOT cidr_contains('172.18.65.0/24', dst_addr) AND observation_domain = 0",
+            "n\n2\n",
+        ),
         // CAST to text, and string functions on it
         ("SELECT CAST(dst_addr AS VARCHAR) AS d FROM flows WHERE dst_port = 5985", "d\n172.18.65.211\n"),
         ("SELECT count(*) AS n FROM flows WHERE CAST(src_addr AS VARCHAR) LIKE '172.18.%'", "n\n4\n"),
         // GROUP BY on the stored bytes, output as text, IPv6 in RFC 5952 form
-        ("SELECT src_addr, sum(bytes) AS b FROM flows WHERE observation_domain = 0 GROUP BY src_addr ORDER BY b DESC, src_addr",
-         "src_addr,b\n172.18.65.91,458\n172.18.65.21,204\nfe80::5187:5cd8:d750:cdc9,144\n"),
+        (
+            "SELECT src_addr, sum(bytes) AS b FROM flows WHERE observation_domain = 0 GROUP BY src_addr ORDER BY b DESC, src_addr",
+            "src_addr,b\n172.18.65.91,458\n172.18.65.21,204\nfe80::5187:5cd8:d750:cdc9,144\n",
+        ),
         // MACs as text, filtered as text
-        ("SELECT DISTINCT src_mac FROM flows WHERE src_mac = '86:42:12:9C:F9:30'", "src_mac\n86:42:12:9c:f9:30\n"),
+        (
+            "SELECT DISTINCT src_mac FROM flows WHERE src_mac = '86:42:12:9C:F9:30'",
+            "src_mac\n86:42:12:9c:f9:30\n",
+        ),
         // OVS tunnel columns
-        ("SELECT DISTINCT tunnel_type, tunnel_key, tunnel_src, inner_src_addr FROM flows WHERE tunnel_type = 'vxlan' AND inner_src_addr = '10.200.0.2'",
-         "tunnel_type,tunnel_key,tunnel_src,inner_src_addr\nvxlan,5001,172.31.1.2,10.200.0.2\n"),
+        (
+            "SELECT DISTINCT tunnel_type, tunnel_key, tunnel_src, inner_src_addr FROM flows WHERE tunnel_type = 'vxlan' AND inner_src_addr = '10.200.0.2'",
+            "tunnel_type,tunnel_key,tunnel_src,inner_src_addr\nvxlan,5001,172.31.1.2,10.200.0.2\n",
+        ),
         // functions directly
         ("SELECT ip_to_string(ip('2001:0db8::0001')) AS a", "a\n2001:db8::1\n"),
     ];
@@ -95,11 +116,20 @@ fn extra_entries_are_readable() {
 fn filters_run_on_stored_bytes() {
     let dir = tempfile::tempdir().unwrap();
     store_with_vds_and_ovs(dir.path());
-    let plan = csv(dir.path(), "EXPLAIN SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3' OR cidr_contains('10.0.0.0/8', dst_addr)");
+    let plan = csv(
+        dir.path(),
+        "EXPLAIN SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3' OR cidr_contains('10.0.0.0/8', dst_addr)",
+    );
     assert!(!plan.contains("ip_to_string"), "no formatting on the filter path:\n{plan}");
-    assert!(plan.contains("src_addr = FixedSizeBinary(16, \"\"0,0,0,0,0,0,0,0,0,0,255,255,10,1,2,3\"\")"), "{plan}");
+    assert!(
+        plan.contains("src_addr = FixedSizeBinary(16, \"\"0,0,0,0,0,0,0,0,0,0,255,255,10,1,2,3\"\")"),
+        "{plan}"
+    );
     assert!(plan.contains("dst_addr >= FixedSizeBinary(16"), "a CIDR block is a byte range:\n{plan}");
-    assert!(plan.contains("pruning_predicate=src_addr_null_count"), "statistics prune address filters:\n{plan}");
+    assert!(
+        plan.contains("pruning_predicate=src_addr_null_count"),
+        "statistics prune address filters:\n{plan}"
+    );
 }
 
 #[test]
@@ -108,7 +138,8 @@ fn bad_sql_explains_itself() {
     store_with_vds_and_ovs(dir.path());
     let e = query(dir.path(), "SELECT * FROM flows WHERE src_addr = 'not-an-ip'").unwrap_err();
     assert!(e.contains("not an IP address"), "{e}");
-    let e = query(dir.path(), "SELECT * FROM flows WHERE cidr_contains('10.0.0.0/99', src_addr)").unwrap_err();
+    let e =
+        query(dir.path(), "SELECT * FROM flows WHERE cidr_contains('10.0.0.0/99', src_addr)").unwrap_err();
     assert!(e.contains("not a CIDR block"), "{e}");
 }
 
@@ -116,7 +147,11 @@ fn bad_sql_explains_itself() {
 fn json_has_one_object_per_row_with_text_addresses() {
     let dir = tempfile::tempdir().unwrap();
     store_with_vds_and_ovs(dir.path());
-    let batches = query(dir.path(), "SELECT src_addr, dst_addr, bytes FROM flows WHERE observation_domain = 0 ORDER BY bytes").unwrap();
+    let batches = query(
+        dir.path(),
+        "SELECT src_addr, dst_addr, bytes FROM flows WHERE observation_domain = 0 ORDER BY bytes",
+    )
+    .unwrap();
     let mut out = Vec::new();
     output::write(&mut out, &batches, output::Format::Json).unwrap();
     let text = String::from_utf8(out).unwrap();

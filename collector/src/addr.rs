@@ -68,8 +68,7 @@ pub fn cidr_range(s: &str) -> Option<(Addr16, Addr16)> {
         _ => return None,
     };
     let base = u128::from_be_bytes(from_ip(ip));
-    let host_mask = if prefix_bits == 0 { u128::MAX } else { u128::MAX >> prefix_bits };
-    let host_mask = if prefix_bits == 128 { 0 } else { host_mask };
+    let host_mask = u128::MAX.checked_shr(prefix_bits).unwrap_or(0);
     let low = base & !host_mask;
     let high = low | host_mask;
     Some((low.to_be_bytes(), high.to_be_bytes()))

@@ -54,10 +54,7 @@ struct Interface {
 
 /// Calls `f` for every frame of a pcap or pcapng stream, in file order. Returns the number
 /// of frames. A truncated last block ends the stream quietly (captures are often cut).
-pub fn for_each_frame<R: Read + Send>(
-    reader: R,
-    mut f: impl FnMut(Frame<'_>),
-) -> Result<u64, CaptureError> {
+pub fn for_each_frame<R: Read + Send>(reader: R, mut f: impl FnMut(Frame<'_>)) -> Result<u64, CaptureError> {
     let mut rdr = create_reader(BUFFER, reader).map_err(|_| CaptureError::NotACapture)?;
     let mut legacy: Option<(i32, bool)> = None;
     let mut ifaces: Vec<Interface> = Vec::new();

@@ -270,12 +270,7 @@ fn extra_field_names() -> MapFieldNames {
 }
 
 fn new_extra_builder(capacity: usize) -> MapBuilder<StringBuilder, BinaryBuilder> {
-    MapBuilder::with_capacity(
-        Some(extra_field_names()),
-        StringBuilder::new(),
-        BinaryBuilder::new(),
-        capacity,
-    )
+    MapBuilder::with_capacity(Some(extra_field_names()), StringBuilder::new(), BinaryBuilder::new(), capacity)
 }
 
 fn extra_data_type() -> DataType {
@@ -336,15 +331,53 @@ mod tests {
     fn schema_names_the_contract_columns() {
         let schema = flows_schema();
         for name in [
-            "time_received", "flow_start", "flow_end", "exporter", "observation_domain",
-            "source_kind", "sampling_rate", "bytes", "packets", "bytes_reported",
-            "packets_reported", "src_addr", "dst_addr", "src_port", "dst_port", "protocol",
-            "tcp_flags", "tos", "in_if", "out_if", "vlan", "src_mac", "dst_mac", "min_ip_len",
-            "max_ip_len", "max_inner_ip_len", "df_packets", "fragments", "icmp_mtu",
-            "full_size_retransmits", "offload_packets", "forwarding_status", "icmp_type",
-            "icmp_code", "fragment_flags", "tunnel_type", "tunnel_key", "tunnel_src",
-            "tunnel_dst", "inner_src_addr", "inner_dst_addr", "inner_src_port",
-            "inner_dst_port", "inner_protocol", "in_if_attr", "out_if_attr", "traffic_class",
+            "time_received",
+            "flow_start",
+            "flow_end",
+            "exporter",
+            "observation_domain",
+            "source_kind",
+            "sampling_rate",
+            "bytes",
+            "packets",
+            "bytes_reported",
+            "packets_reported",
+            "src_addr",
+            "dst_addr",
+            "src_port",
+            "dst_port",
+            "protocol",
+            "tcp_flags",
+            "tos",
+            "in_if",
+            "out_if",
+            "vlan",
+            "src_mac",
+            "dst_mac",
+            "min_ip_len",
+            "max_ip_len",
+            "max_inner_ip_len",
+            "df_packets",
+            "fragments",
+            "icmp_mtu",
+            "full_size_retransmits",
+            "offload_packets",
+            "forwarding_status",
+            "icmp_type",
+            "icmp_code",
+            "fragment_flags",
+            "tunnel_type",
+            "tunnel_key",
+            "tunnel_src",
+            "tunnel_dst",
+            "inner_src_addr",
+            "inner_dst_addr",
+            "inner_src_port",
+            "inner_dst_port",
+            "inner_protocol",
+            "in_if_attr",
+            "out_if_attr",
+            "traffic_class",
             "extra",
         ] {
             assert!(schema.field_with_name(name).is_ok(), "missing column {name}");

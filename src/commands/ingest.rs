@@ -27,8 +27,10 @@ pub fn run(a: IngestArgs) -> Result<()> {
     let total: u64 = a.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = if a.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut out = FlowBuilders::with_capacity(BATCH_ROWS);
     let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
@@ -36,16 +38,22 @@ pub fn run(a: IngestArgs) -> Result<()> {
     for path in &a.files {
         bar.set_message(path.display().to_string());
         let mut store_err = None;
-        let summary = input::for_each_datagram(path, a.exporter, &a.port, |n| bar.inc(n), |d| {
-            let received = d.ts_us.unwrap_or_else(super::now_us);
-            let o = dec.decode(d.payload, addr::from_ip(d.src), received, &mut out);
-            datagrams += 1;
-            records += o.records;
-            lost += o.lost;
-            if out.len() >= BATCH_ROWS && store_err.is_none() {
-                store_err = store.push(&out.finish()).err();
-            }
-        })?;
+        let summary = input::for_each_datagram(
+            path,
+            a.exporter,
+            &a.port,
+            |n| bar.inc(n),
+            |d| {
+                let received = d.ts_us.unwrap_or_else(super::now_us);
+                let o = dec.decode(d.payload, addr::from_ip(d.src), received, &mut out);
+                datagrams += 1;
+                records += o.records;
+                lost += o.lost;
+                if out.len() >= BATCH_ROWS && store_err.is_none() {
+                    store_err = store.push(&out.finish()).err();
+                }
+            },
+        )?;
         if let Some(e) = store_err {
             return Err(e).context("writing the store failed");
         }

@@ -19,7 +19,7 @@ pub fn run(a: QueryArgs) -> Result<()> {
             output::write(&mut std::io::stdout().lock(), &batches, output::Format::Table)?;
             return Ok(());
         }
-        let batches = sql::run(&ctx, &a.sql).await.map_err(friendly)?;
+        let (batches, scan) = sql::run_with_stats(&ctx, &a.sql).await.map_err(friendly)?;
         let format = match a.format {
             OutputFormat::Table => output::Format::Table,
             OutputFormat::Csv => output::Format::Csv,
@@ -28,7 +28,12 @@ pub fn run(a: QueryArgs) -> Result<()> {
         output::write(&mut std::io::stdout().lock(), &batches, format)?;
         if a.timing {
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            eprintln!("{rows} rows in {:.3} s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "{rows} rows in {:.3} s; scanned {} rows, {} bytes",
+                started.elapsed().as_secs_f64(),
+                scan.rows_scanned,
+                scan.bytes_scanned
+            );
         }
         Ok(())
     })

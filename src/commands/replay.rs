@@ -12,12 +12,11 @@ use crate::cli::ReplayArgs;
 use crate::input;
 
 pub fn run(a: ReplayArgs) -> Result<()> {
-    let target: SocketAddr = a
-        .to
-        .to_socket_addrs()
-        .with_context(|| format!("--to {}: not HOST:PORT", a.to))?
-        .next()
-        .with_context(|| format!("--to {}: no address", a.to))?;
+    let target: SocketAddr =
+        a.to.to_socket_addrs()
+            .with_context(|| format!("--to {}: not HOST:PORT", a.to))?
+            .next()
+            .with_context(|| format!("--to {}: no address", a.to))?;
     let datagrams = load(&a)?;
     if datagrams.is_empty() {
         bail!("{}: no flow exports found (captures: add the export port with --port)", a.file.display());
@@ -29,7 +28,8 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     let started = Instant::now();
     let deadline = a.duration.map(|s| started + Duration::from_secs_f64(s));
     let per_tick = if a.rate == 0 { u64::MAX } else { (a.rate / 1000).max(1) };
-    let tick = if a.rate == 0 { Duration::ZERO } else { Duration::from_secs_f64(per_tick as f64 / a.rate as f64) };
+    let tick =
+        if a.rate == 0 { Duration::ZERO } else { Duration::from_secs_f64(per_tick as f64 / a.rate as f64) };
     let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
     let mut next_tick = Instant::now();
     let mut in_tick = 0u64;
@@ -78,18 +78,24 @@ pub fn run(a: ReplayArgs) -> Result<()> {
 fn load(a: &ReplayArgs) -> Result<Vec<(IpAddr, Vec<u8>)>> {
     let mut out = Vec::new();
     let raw_src = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    input::for_each_datagram(&a.file, raw_src, &a.port, |_| {}, |d| {
-        let mut rest = d.payload;
-        while !rest.is_empty() {
-            let n = if d.ts_us.is_none() { netflow::message_len(rest) } else { rest.len() };
-            let msg = &rest[..n];
-            let msg = if a.skip_templates { netflow::without_templates(msg) } else { Some(msg.to_vec()) };
-            if let Some(m) = msg {
-                out.push((d.src, m));
+    input::for_each_datagram(
+        &a.file,
+        raw_src,
+        &a.port,
+        |_| {},
+        |d| {
+            let mut rest = d.payload;
+            while !rest.is_empty() {
+                let n = if d.ts_us.is_none() { netflow::message_len(rest) } else { rest.len() };
+                let msg = &rest[..n];
+                let msg = if a.skip_templates { netflow::without_templates(msg) } else { Some(msg.to_vec()) };
+                if let Some(m) = msg {
+                    out.push((d.src, m));
+                }
+                rest = &rest[n..];
             }
-            rest = &rest[n..];
-        }
-    })?;
+        },
+    )?;
     Ok(out)
 }
 

@@ -40,7 +40,9 @@ pub fn decode_file(dec: &mut Decoder, path: &Path) -> RecordBatch {
     let mut out = FlowBuilders::with_capacity(1024);
     if capture::is_capture(&bytes) {
         let _ = capture::for_each_frame(&bytes[..], |f| {
-            let Some(u) = capture::udp(f.linktype, f.data) else { return };
+            let Some(u) = capture::udp(f.linktype, f.data) else {
+                return;
+            };
             if EXPORT_PORTS.contains(&u.dst_port) || EXPORT_PORTS.contains(&u.src_port) {
                 dec.decode(u.payload, addr::from_ip(u.src), f.ts_us, &mut out);
             }
@@ -99,7 +101,9 @@ pub fn extra(batch: &RecordBatch, key: &str, row: usize) -> Option<String> {
     let entries = m.value(row);
     let keys = entries.column(0).as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
     let vals = entries.column(1).as_any().downcast_ref::<arrow::array::BinaryArray>().unwrap();
-    (0..keys.len()).find(|&i| keys.value(i) == key).map(|i| vals.value(i).iter().map(|b| format!("{b:02x}")).collect())
+    (0..keys.len())
+        .find(|&i| keys.value(i) == key)
+        .map(|i| vals.value(i).iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn rfc3339_secs(secs: i64) -> String {

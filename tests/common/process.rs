@@ -86,7 +86,9 @@ impl Collector {
         let mut resp = String::new();
         s.read_to_string(&mut resp).ok()?;
         let (head, body) = resp.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.0 200").then(|| body.to_string()).or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
+        head.starts_with("HTTP/1.0 200")
+            .then(|| body.to_string())
+            .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_string()))
     }
 
     pub fn metrics(&self) -> String {
@@ -147,5 +149,10 @@ pub fn sum_metric(text: &str, name: &str) -> f64 {
 
 /// Whether a Debian tool is on the PATH (the test setup installs it).
 pub fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }

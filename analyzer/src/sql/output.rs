@@ -28,9 +28,10 @@ pub fn readable(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
         match f.data_type() {
             DataType::FixedSizeBinary(w) if *w as usize == ADDR_LEN || *w as usize == MAC_LEN => {
-                let a = c.as_any().downcast_ref::<FixedSizeBinaryArray>().ok_or_else(|| {
-                    ArrowError::CastError("fixed-size column of unexpected type".into())
-                })?;
+                let a = c
+                    .as_any()
+                    .downcast_ref::<FixedSizeBinaryArray>()
+                    .ok_or_else(|| ArrowError::CastError("fixed-size column of unexpected type".into()))?;
                 cols.push(Arc::new(format_fixed(a, *w as usize)));
                 fields.push(Field::new(f.name(), DataType::Utf8, true));
             }
@@ -49,7 +50,15 @@ fn csv_safe(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let mut fields = Vec::with_capacity(batch.num_columns());
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
     for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
-        if f.data_type().is_nested() || matches!(f.data_type(), DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_)) {
+        if f.data_type().is_nested()
+            || matches!(
+                f.data_type(),
+                DataType::Binary
+                    | DataType::LargeBinary
+                    | DataType::BinaryView
+                    | DataType::FixedSizeBinary(_)
+            )
+        {
             let fmt = ArrayFormatter::try_new(c.as_ref(), &opts)?;
             let mut b = StringBuilder::new();
             for i in 0..c.len() {

@@ -13,12 +13,12 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{DFSchema, Result, ScalarValue, config::ConfigOptions, plan_err};
 use datafusion::logical_expr::expr::{Cast, InList, ScalarFunction};
 use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, Operator, ScalarUDF};
-use arrow::datatypes::DataType;
 
 use plumb_collector::addr::{self, ADDR_LEN, MAC_LEN};
 
@@ -70,13 +70,17 @@ fn stored_literal(e: &Expr, enc: Encoded) -> Option<Result<Expr>> {
     };
     Some(match enc {
         Encoded::Addr => match addr::parse_text(text) {
-            Some(a) => Ok(Expr::Literal(ScalarValue::FixedSizeBinary(ADDR_LEN as i32, Some(a.to_vec())), None)),
+            Some(a) => {
+                Ok(Expr::Literal(ScalarValue::FixedSizeBinary(ADDR_LEN as i32, Some(a.to_vec())), None))
+            }
             None => plan_err!(
                 "'{text}' is not an IP address; compare address columns with text like '10.1.2.3' or '2001:db8::1', or use cidr_contains('10.0.0.0/8', col) for blocks"
             ),
         },
         Encoded::Mac => match addr::parse_mac(text) {
-            Some(m) => Ok(Expr::Literal(ScalarValue::FixedSizeBinary(MAC_LEN as i32, Some(m.to_vec())), None)),
+            Some(m) => {
+                Ok(Expr::Literal(ScalarValue::FixedSizeBinary(MAC_LEN as i32, Some(m.to_vec())), None))
+            }
             None => plan_err!("'{text}' is not a MAC address; write it like '00:50:56:ab:cd:ef'"),
         },
     })
@@ -85,8 +89,14 @@ fn stored_literal(e: &Expr, enc: Encoded) -> Option<Result<Expr>> {
 fn is_comparison(op: Operator) -> bool {
     matches!(
         op,
-        Operator::Eq | Operator::NotEq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
-            | Operator::IsDistinctFrom | Operator::IsNotDistinctFrom
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
     )
 }
 
@@ -101,12 +111,20 @@ impl FunctionRewrite for AddressRewrite {
                 if let Some(enc) = encoding(&left, schema)
                     && let Some(lit) = stored_literal(&right, enc)
                 {
-                    return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr { left, op, right: Box::new(lit?) })));
+                    return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                        left,
+                        op,
+                        right: Box::new(lit?),
+                    })));
                 }
                 if let Some(enc) = encoding(&right, schema)
                     && let Some(lit) = stored_literal(&left, enc)
                 {
-                    return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr { left: Box::new(lit?), op, right })));
+                    return Ok(Transformed::yes(Expr::BinaryExpr(BinaryExpr {
+                        left: Box::new(lit?),
+                        op,
+                        right,
+                    })));
                 }
                 Ok(Transformed::no(Expr::BinaryExpr(BinaryExpr { left, op, right })))
             }
@@ -126,10 +144,15 @@ impl FunctionRewrite for AddressRewrite {
                     && encoding(col, schema) == Some(Encoded::Addr)
                 {
                     let Some((lo, hi)) = addr::cidr_range(text) else {
-                        return plan_err!("'{text}' is not a CIDR block; write e.g. '10.0.0.0/8' or '2001:db8::/32'");
+                        return plan_err!(
+                            "'{text}' is not a CIDR block; write e.g. '10.0.0.0/8' or '2001:db8::/32'"
+                        );
                     };
                     let lit = |b: [u8; ADDR_LEN]| {
-                        Box::new(Expr::Literal(ScalarValue::FixedSizeBinary(ADDR_LEN as i32, Some(b.to_vec())), None))
+                        Box::new(Expr::Literal(
+                            ScalarValue::FixedSizeBinary(ADDR_LEN as i32, Some(b.to_vec())),
+                            None,
+                        ))
                     };
                     return Ok(Transformed::yes(Expr::Between(Between {
                         expr: Box::new(col.clone()),

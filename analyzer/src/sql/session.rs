@@ -37,13 +37,19 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
 fn register_flows(ctx: &SessionContext, data_dir: &Path) -> Result<()> {
     let dir = data_dir.join(FLOWS_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| {
-        DataFusionError::External(format!("cannot open the store at {}: {e} (set --data to the store folder)", dir.display()).into())
+        DataFusionError::External(
+            format!("cannot open the store at {}: {e} (set --data to the store folder)", dir.display())
+                .into(),
+        )
     })?;
     let abs = std::fs::canonicalize(&dir)?;
     let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![("date".to_string(), DataType::Utf8), ("hour".to_string(), DataType::Int32)]);
+        .with_table_partition_cols(vec![
+            ("date".to_string(), DataType::Utf8),
+            ("hour".to_string(), DataType::Int32),
+        ]);
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(flows_schema());
     ctx.register_table("flows", Arc::new(ListingTable::try_new(config)?))?;
     Ok(())

@@ -10,10 +10,14 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, FixedSizeBinaryBuilder, StringArray, StringBuilder};
+use arrow::array::{
+    Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, FixedSizeBinaryBuilder, StringArray, StringBuilder,
+};
 use arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
 
 use plumb_collector::addr::{self, ADDR_LEN, MAC_LEN};
 
@@ -46,9 +50,12 @@ pub fn scalar_text(v: &ScalarValue) -> Option<Option<&str>> {
 /// Casts any string array to a `StringArray` view of it.
 fn as_strings(a: &ArrayRef) -> Result<Arc<StringArray>> {
     let cast = arrow::compute::cast(a, &DataType::Utf8)?;
-    Ok(Arc::new(cast.as_any().downcast_ref::<StringArray>().cloned().ok_or_else(|| {
-        DataFusionError::Execution("expected a text argument".into())
-    })?))
+    Ok(Arc::new(
+        cast.as_any()
+            .downcast_ref::<StringArray>()
+            .cloned()
+            .ok_or_else(|| DataFusionError::Execution("expected a text argument".into()))?,
+    ))
 }
 
 fn fixed(a: &ArrayRef, width: usize, func: &str) -> Result<FixedSizeBinaryArray> {
@@ -109,7 +116,9 @@ impl ScalarUDFImpl for CidrContains {
                 Some((text, r)) if text == b => *r,
                 _ => {
                     let Some(r) = addr::cidr_range(b) else {
-                        return exec_err!("'{b}' is not a CIDR block; write e.g. '10.0.0.0/8' or '2001:db8::/32'");
+                        return exec_err!(
+                            "'{b}' is not a CIDR block; write e.g. '10.0.0.0/8' or '2001:db8::/32'"
+                        );
                     };
                     cached = Some((b.to_string(), r));
                     r
@@ -150,7 +159,12 @@ macro_rules! to_text_udf {
             }
             fn return_type(&self, args: &[DataType]) -> Result<DataType> {
                 if args[0] != DataType::FixedSizeBinary($width as i32) && args[0] != DataType::Null {
-                    return plan_err!("{} takes a column of FixedSizeBinary({}), got {}", $name, $width, args[0]);
+                    return plan_err!(
+                        "{} takes a column of FixedSizeBinary({}), got {}",
+                        $name,
+                        $width,
+                        args[0]
+                    );
                 }
                 Ok(DataType::Utf8)
             }

@@ -61,7 +61,9 @@ impl BatchReceiver {
             let e = std::io::Error::last_os_error();
             self.count = 0;
             return match e.kind() {
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted => Ok(0),
+                std::io::ErrorKind::WouldBlock
+                | std::io::ErrorKind::TimedOut
+                | std::io::ErrorKind::Interrupted => Ok(0),
                 _ => Err(e),
             };
         }

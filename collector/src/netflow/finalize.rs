@@ -82,22 +82,21 @@ fn times(f: &mut Fields<'_>, ctx: &MsgContext, scope: Scope, state: &DecoderStat
     let from_uptime = |up: u32| -> Option<i64> {
         match ctx.sys_uptime_ms {
             // v5/v9: relative to the header's uptime; the subtraction wraps at 2^32.
-            Some(now) => Some(export_us - now.wrapping_sub(up) as i64 * 1_000),
+            Some(now) => Some(export_us.saturating_sub(now.wrapping_sub(up) as i64 * 1_000)),
             // IPFIX: relative to systemInitTimeMilliseconds (record or options data).
-            None => t
-                .system_init_ms
-                .or_else(|| state.system_init(scope))
-                .map(|init| (init as i64).saturating_add(up as i64) * 1_000),
+            None => t.system_init_ms.or_else(|| state.system_init(scope)).map(|init| {
+                i64::try_from(init).unwrap_or(i64::MAX).saturating_add(up as i64).saturating_mul(1_000)
+            }),
         }
     };
     let start = t
         .start_us
         .or_else(|| t.start_uptime_ms.and_then(from_uptime))
-        .or_else(|| t.start_delta_us.map(|d| export_us - d as i64));
+        .or_else(|| t.start_delta_us.map(|d| export_us.saturating_sub(d as i64)));
     let end = t
         .end_us
         .or_else(|| t.end_uptime_ms.and_then(from_uptime))
-        .or_else(|| t.end_delta_us.map(|d| export_us - d as i64));
+        .or_else(|| t.end_delta_us.map(|d| export_us.saturating_sub(d as i64)));
     f.row.flow_start = start;
     f.row.flow_end = end;
 }

@@ -59,10 +59,12 @@ pub fn decode(
             Ok((2, body)) => sets::template_set(dec, Dialect::Ipfix, false, scope, body, out, outcome),
             Ok((3, body)) => sets::template_set(dec, Dialect::Ipfix, true, scope, body, out, outcome),
             Ok((id, _)) if id < 256 => dec.stats.error(ErrorReason::ReservedSet),
-            Ok((id, body)) => match sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome) {
-                Some(n) => records += n,
-                None => resync = true,
-            },
+            Ok((id, body)) => {
+                match sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome) {
+                    Some(n) => records += n,
+                    None => resync = true,
+                }
+            }
             Err(reason) => dec.stats.error(reason),
         }
     }

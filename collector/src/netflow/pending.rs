@@ -42,7 +42,9 @@ impl Pending {
             return ev;
         }
         while self.bytes + body.len() > self.max_bytes || self.sets.len() >= self.max_sets {
-            let Some(old) = self.sets.pop_front() else { break };
+            let Some(old) = self.sets.pop_front() else {
+                break;
+            };
             self.bytes -= old.body.len();
             ev.sets += 1;
             ev.bytes += old.body.len() as u64;

@@ -108,6 +108,11 @@ pub fn be_uint(v: &[u8]) -> Option<u64> {
     Some(v.iter().fold(0u64, |acc, &b| (acc << 8) | b as u64))
 }
 
+/// A count of `unit`-µs ticks as µs; hostile values saturate instead of overflowing.
+fn to_us(ticks: u64, unit: i64) -> i64 {
+    i64::try_from(ticks).unwrap_or(i64::MAX).saturating_mul(unit)
+}
+
 /// Converts an NTP timestamp (seconds since 1900 and a 2^-32 fraction) to µs since 1970.
 fn ntp_to_us(v: u64) -> i64 {
     const NTP_TO_UNIX_S: i64 = 2_208_988_800;
@@ -230,11 +235,13 @@ fn apply<'a>(f: &mut Fields<'a>, op: &Op, v: &'a [u8]) -> bool {
         Target::FlowEndReason => uint!(r.flow_end_reason, u8),
         Target::StartSysUptime => uint!(f.time.start_uptime_ms, u32),
         Target::EndSysUptime => uint!(f.time.end_uptime_ms, u32),
-        Target::StartSeconds => set!(f.time.start_us, be_uint(v).map(|s| s as i64 * 1_000_000)),
-        Target::EndSeconds => set!(f.time.end_us, be_uint(v).map(|s| s as i64 * 1_000_000)),
-        Target::StartMillis => set!(f.time.start_us, be_uint(v).map(|s| s as i64 * 1_000)),
-        Target::EndMillis => set!(f.time.end_us, be_uint(v).map(|s| s as i64 * 1_000)),
-        Target::StartMicros | Target::StartNanos => set!(f.time.start_us, be_uint(v).map(ntp_to_us)),
+        Target::StartSeconds => set!(f.time.start_us, be_uint(v).map(|s| to_us(s, 1_000_000))),
+        Target::EndSeconds => set!(f.time.end_us, be_uint(v).map(|s| to_us(s, 1_000_000))),
+        Target::StartMillis => set!(f.time.start_us, be_uint(v).map(|s| to_us(s, 1_000))),
+        Target::EndMillis => set!(f.time.end_us, be_uint(v).map(|s| to_us(s, 1_000))),
+        Target::StartMicros | Target::StartNanos => {
+            set!(f.time.start_us, be_uint(v).map(ntp_to_us))
+        }
         Target::EndMicros | Target::EndNanos => set!(f.time.end_us, be_uint(v).map(ntp_to_us)),
         Target::StartDeltaMicros => uint!(f.time.start_delta_us, u32),
         Target::EndDeltaMicros => uint!(f.time.end_delta_us, u32),

@@ -64,11 +64,7 @@ fn template_record(
             if count == 0 && dialect == Dialect::Ipfix {
                 return Ok((None, id, pos + 4));
             }
-            let (scope, start) = if options {
-                (be16(b, pos + 4).ok_or(())?, pos + 6)
-            } else {
-                (0, pos + 4)
-            };
+            let (scope, start) = if options { (be16(b, pos + 4).ok_or(())?, pos + 6) } else { (0, pos + 4) };
             if count == 0 || id < 256 || scope as usize > count {
                 return Err(());
             }
@@ -78,7 +74,11 @@ fn template_record(
         (Dialect::V9, true) => {
             let scope_len = be16(b, pos + 2).ok_or(())? as usize;
             let opt_len = be16(b, pos + 4).ok_or(())? as usize;
-            if id < 256 || scope_len % 4 != 0 || opt_len % 4 != 0 || scope_len + opt_len == 0 {
+            if id < 256
+                || !scope_len.is_multiple_of(4)
+                || !opt_len.is_multiple_of(4)
+                || scope_len + opt_len == 0
+            {
                 return Err(());
             }
             let count = (scope_len + opt_len) / 4;
@@ -179,7 +179,9 @@ pub fn data_set(
                 finalize::flow(&mut f, ctx, key.scope, state, config, stats);
                 out.append(
                     &f.row,
-                    extras.iter().map(|e| (&*plan.keys[e.key as usize], &body[e.start as usize..e.end as usize])),
+                    extras
+                        .iter()
+                        .map(|e| (&*plan.keys[e.key as usize], &body[e.start as usize..e.end as usize])),
                 );
                 outcome.records += 1;
             }
@@ -196,7 +198,13 @@ pub fn data_set(
 
 /// Options data: sampling rates, system init time and exporter-reported loss go into
 /// decoder state; nothing goes to `flows`.
-fn options_set(dec: &mut Decoder, ctx: &MsgContext, scope: Scope, plan: &super::template::Plan, body: &[u8]) -> u32 {
+fn options_set(
+    dec: &mut Decoder,
+    ctx: &MsgContext,
+    scope: Scope,
+    plan: &super::template::Plan,
+    body: &[u8],
+) -> u32 {
     let mut pos = 0;
     let mut n = 0;
     while body.len() - pos >= plan.min_len {

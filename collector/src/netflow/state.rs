@@ -73,12 +73,7 @@ const STATE_FORMAT: u32 = 1;
 
 impl DecoderState {
     pub fn new(limits: StateLimits) -> Self {
-        Self {
-            templates: HashMap::new(),
-            sampling: HashMap::new(),
-            system_init_ms: HashMap::new(),
-            limits,
-        }
+        Self { templates: HashMap::new(), sampling: HashMap::new(), system_init_ms: HashMap::new(), limits }
     }
 
     /// Stores (or replaces) a template and compiles it.
@@ -126,10 +121,7 @@ impl DecoderState {
 
     /// The factor announced in options data for this sampler, or for the whole scope.
     pub fn sampling(&self, scope: Scope, sampler: u64) -> Option<u32> {
-        self.sampling
-            .get(&(scope, sampler))
-            .or_else(|| self.sampling.get(&(scope, 0)))
-            .copied()
+        self.sampling.get(&(scope, sampler)).or_else(|| self.sampling.get(&(scope, 0))).copied()
     }
 
     pub fn set_system_init(&mut self, scope: Scope, ms: u64) {
@@ -145,8 +137,7 @@ impl DecoderState {
     }
 
     pub fn to_saved(&self) -> SavedState {
-        let mut templates: Vec<_> =
-            self.templates.iter().map(|(k, c)| (*k, c.template.clone())).collect();
+        let mut templates: Vec<_> = self.templates.iter().map(|(k, c)| (*k, c.template.clone())).collect();
         templates.sort_by_key(|(k, _)| *k);
         SavedState {
             format: STATE_FORMAT,

@@ -101,9 +101,7 @@ impl Plan {
                 if seen.contains(&target) {
                     target = match target {
                         Target::IfName => Target::OutIfName,
-                        other => inner_of(other)
-                            .filter(|i| !seen.contains(i))
-                            .unwrap_or(Target::Extra),
+                        other => inner_of(other).filter(|i| !seen.contains(i)).unwrap_or(Target::Extra),
                     };
                 }
                 seen.push(target);
@@ -121,13 +119,7 @@ impl Plan {
                 min_len += f.len as usize;
             }
         }
-        Plan {
-            ops,
-            keys,
-            fixed_len: all_fixed.then_some(fixed),
-            min_len,
-            is_options: t.options,
-        }
+        Plan { ops, keys, fixed_len: all_fixed.then_some(fixed), min_len, is_options: t.options }
     }
 }
 

@@ -60,26 +60,74 @@ pub fn decode(
     let parsed = if v7 {
         V7::parse_direct(body).map(|(rest, p)| {
             let h = &p.header;
-            let ctx = header_ctx(exporter, received_us, SourceKind::NetflowV7, h.sys_up_time, h.unix_secs, h.unix_nsecs, 0);
-            let recs: Vec<Common> = p.flowsets.iter().map(|r| Common {
-                src: r.src_addr, dst: r.dst_addr, next_hop: r.next_hop, input: r.input, output: r.output,
-                packets: r.d_pkts, octets: r.d_octets, first: r.first, last: r.last, src_port: r.src_port,
-                dst_port: r.dst_port, tcp_flags: r.tcp_flags, protocol: r.protocol_number, tos: r.tos,
-                src_as: r.src_as, dst_as: r.dst_as,
-            }).collect();
+            let ctx = header_ctx(
+                exporter,
+                received_us,
+                SourceKind::NetflowV7,
+                h.sys_up_time,
+                h.unix_secs,
+                h.unix_nsecs,
+                0,
+            );
+            let recs: Vec<Common> = p
+                .flowsets
+                .iter()
+                .map(|r| Common {
+                    src: r.src_addr,
+                    dst: r.dst_addr,
+                    next_hop: r.next_hop,
+                    input: r.input,
+                    output: r.output,
+                    packets: r.d_pkts,
+                    octets: r.d_octets,
+                    first: r.first,
+                    last: r.last,
+                    src_port: r.src_port,
+                    dst_port: r.dst_port,
+                    tcp_flags: r.tcp_flags,
+                    protocol: r.protocol_number,
+                    tos: r.tos,
+                    src_as: r.src_as,
+                    dst_as: r.dst_as,
+                })
+                .collect();
             (rest.len(), ctx, h.flow_sequence, 1, recs)
         })
     } else {
         V5::parse_direct(body).map(|(rest, p)| {
             let h = &p.header;
             let domain = (h.engine_type as u32) << 8 | h.engine_id as u32;
-            let ctx = header_ctx(exporter, received_us, SourceKind::NetflowV5, h.sys_up_time, h.unix_secs, h.unix_nsecs, domain);
-            let recs: Vec<Common> = p.flowsets.iter().map(|r| Common {
-                src: r.src_addr, dst: r.dst_addr, next_hop: r.next_hop, input: r.input, output: r.output,
-                packets: r.d_pkts, octets: r.d_octets, first: r.first, last: r.last, src_port: r.src_port,
-                dst_port: r.dst_port, tcp_flags: r.tcp_flags, protocol: r.protocol_number, tos: r.tos,
-                src_as: r.src_as, dst_as: r.dst_as,
-            }).collect();
+            let ctx = header_ctx(
+                exporter,
+                received_us,
+                SourceKind::NetflowV5,
+                h.sys_up_time,
+                h.unix_secs,
+                h.unix_nsecs,
+                domain,
+            );
+            let recs: Vec<Common> = p
+                .flowsets
+                .iter()
+                .map(|r| Common {
+                    src: r.src_addr,
+                    dst: r.dst_addr,
+                    next_hop: r.next_hop,
+                    input: r.input,
+                    output: r.output,
+                    packets: r.d_pkts,
+                    octets: r.d_octets,
+                    first: r.first,
+                    last: r.last,
+                    src_port: r.src_port,
+                    dst_port: r.dst_port,
+                    tcp_flags: r.tcp_flags,
+                    protocol: r.protocol_number,
+                    tos: r.tos,
+                    src_as: r.src_as,
+                    dst_as: r.dst_as,
+                })
+                .collect();
             (rest.len(), ctx, h.flow_sequence, header_rate(h.sampling_interval), recs)
         })
     };

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 use plumb_collector::addr::{self, Addr16};
@@ -76,36 +76,126 @@ impl Metrics {
     pub fn new(max_exporters: usize) -> Metrics {
         let r = Registry::new();
         let m = Metrics {
-            datagrams: counter_vec(&r, "plumb_datagrams_received_total", "Datagrams received, by exporter and protocol.", &["exporter", "protocol"]),
-            records: counter_vec(&r, "plumb_flow_records_total", "Flow records decoded into the flows table, by exporter and protocol.", &["exporter", "protocol"]),
-            decode_errors: counter_vec(&r, "plumb_decode_errors_total", "Datagrams, sets or records that could not be decoded, by reason.", &["reason"]),
-            sequence_lost: counter_vec(&r, "plumb_sequence_lost_total", "Units (v5 flows, v9 packets, IPFIX records) missing according to export sequence numbers.", &["exporter", "protocol"]),
-            sequence_resets: counter(&r, "plumb_sequence_resets_total", "Sequence numbers that went backwards or jumped implausibly (exporter restarts)."),
-            socket_drops: counter_vec(&r, "plumb_socket_drops_total", "Datagrams the kernel dropped on a listening socket (receive buffer full).", &["listener"]),
-            socket_receive_buffer: gauge_vec(&r, "plumb_socket_receive_buffer_bytes", "Receive buffer the kernel granted to a listening socket.", &["listener"]),
-            sink_batches_dropped: counter_vec(&r, "plumb_sink_batches_dropped_total", "Batches dropped because a sink's queue was full.", &["sink"]),
+            datagrams: counter_vec(
+                &r,
+                "plumb_datagrams_received_total",
+                "Datagrams received, by exporter and protocol.",
+                &["exporter", "protocol"],
+            ),
+            records: counter_vec(
+                &r,
+                "plumb_flow_records_total",
+                "Flow records decoded into the flows table, by exporter and protocol.",
+                &["exporter", "protocol"],
+            ),
+            decode_errors: counter_vec(
+                &r,
+                "plumb_decode_errors_total",
+                "Datagrams, sets or records that could not be decoded, by reason.",
+                &["reason"],
+            ),
+            sequence_lost: counter_vec(
+                &r,
+                "plumb_sequence_lost_total",
+                "Units (v5 flows, v9 packets, IPFIX records) missing according to export sequence numbers.",
+                &["exporter", "protocol"],
+            ),
+            sequence_resets: counter(
+                &r,
+                "plumb_sequence_resets_total",
+                "Sequence numbers that went backwards or jumped implausibly (exporter restarts).",
+            ),
+            socket_drops: counter_vec(
+                &r,
+                "plumb_socket_drops_total",
+                "Datagrams the kernel dropped on a listening socket (receive buffer full).",
+                &["listener"],
+            ),
+            socket_receive_buffer: gauge_vec(
+                &r,
+                "plumb_socket_receive_buffer_bytes",
+                "Receive buffer the kernel granted to a listening socket.",
+                &["listener"],
+            ),
+            sink_batches_dropped: counter_vec(
+                &r,
+                "plumb_sink_batches_dropped_total",
+                "Batches dropped because a sink's queue was full.",
+                &["sink"],
+            ),
             templates: gauge(&r, "plumb_templates", "Templates held (data and options, all exporters)."),
-            template_sets_pending: gauge(&r, "plumb_template_pending_sets", "Data sets waiting for their template."),
-            template_sets_held: counter(&r, "plumb_template_sets_held_total", "Data sets that arrived before their template and were held."),
-            template_sets_evicted: counter(&r, "plumb_template_sets_evicted_total", "Held data sets dropped to stay within the buffer bound (their records are lost)."),
+            template_sets_pending: gauge(
+                &r,
+                "plumb_template_pending_sets",
+                "Data sets waiting for their template.",
+            ),
+            template_sets_held: counter(
+                &r,
+                "plumb_template_sets_held_total",
+                "Data sets that arrived before their template and were held.",
+            ),
+            template_sets_evicted: counter(
+                &r,
+                "plumb_template_sets_evicted_total",
+                "Held data sets dropped to stay within the buffer bound (their records are lost).",
+            ),
             templates_received: counter(&r, "plumb_templates_received_total", "Template records received."),
-            sampling_unknown: counter(&r, "plumb_sampling_unknown_records_total", "Flow records stored with an unknown sampling rate (null sampling_rate, counts unscaled)."),
-            sampling_configured: counter(&r, "plumb_sampling_configured_records_total", "Flow records scaled by a sampling rate from the configuration."),
-            exporter_not_sent: gauge_vec(&r, "plumb_exporter_not_sent", "Loss the exporter itself reports (IPFIX notSent*TotalCount), by unit.", &["exporter", "unit"]),
+            sampling_unknown: counter(
+                &r,
+                "plumb_sampling_unknown_records_total",
+                "Flow records stored with an unknown sampling rate (null sampling_rate, counts unscaled).",
+            ),
+            sampling_configured: counter(
+                &r,
+                "plumb_sampling_configured_records_total",
+                "Flow records scaled by a sampling rate from the configuration.",
+            ),
+            exporter_not_sent: gauge_vec(
+                &r,
+                "plumb_exporter_not_sent",
+                "Loss the exporter itself reports (IPFIX notSent*TotalCount), by unit.",
+                &["exporter", "unit"],
+            ),
             store_rows: counter(&r, "plumb_store_rows_written_total", "Rows committed to the Parquet store."),
-            store_bytes: counter(&r, "plumb_store_written_bytes_total", "Bytes of Parquet files committed to the store."),
-            store_files: counter(&r, "plumb_store_files_written_total", "Parquet files committed to the store."),
-            store_implausible: counter(&r, "plumb_store_implausible_time_rows_total", "Rows filed under their receive hour because the flow end time was missing or implausible."),
+            store_bytes: counter(
+                &r,
+                "plumb_store_written_bytes_total",
+                "Bytes of Parquet files committed to the store.",
+            ),
+            store_files: counter(
+                &r,
+                "plumb_store_files_written_total",
+                "Parquet files committed to the store.",
+            ),
+            store_implausible: counter(
+                &r,
+                "plumb_store_implausible_time_rows_total",
+                "Rows filed under their receive hour because the flow end time was missing or implausible.",
+            ),
             store_flush_seconds: {
-                let h = Histogram::with_opts(HistogramOpts::new("plumb_store_flush_duration_seconds", "Time to commit one flush of the store.")
-                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])).expect("valid histogram");
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "plumb_store_flush_duration_seconds",
+                        "Time to commit one flush of the store.",
+                    )
+                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+                )
+                .expect("valid histogram");
                 r.register(Box::new(h.clone())).expect("metric defined once");
                 h
             },
-            store_errors: counter(&r, "plumb_store_errors_total", "Flushes that failed (the rows stay buffered and are retried)."),
+            store_errors: counter(
+                &r,
+                "plumb_store_errors_total",
+                "Flushes that failed (the rows stay buffered and are retried).",
+            ),
             batch_rows: {
-                let h = HistogramVec::new(HistogramOpts::new("plumb_batch_rows", "Rows per batch handed to the sinks.")
-                    .buckets(vec![1.0, 10.0, 100.0, 1000.0, 10000.0, 65536.0]), &["listener"]).expect("valid histogram");
+                let h = HistogramVec::new(
+                    HistogramOpts::new("plumb_batch_rows", "Rows per batch handed to the sinks.")
+                        .buckets(vec![1.0, 10.0, 100.0, 1000.0, 10000.0, 65536.0]),
+                    &["listener"],
+                )
+                .expect("valid histogram");
                 r.register(Box::new(h.clone())).expect("metric defined once");
                 h
             },

@@ -102,9 +102,8 @@ impl FlowStore {
     /// Opens (creating) the store and removes temporary files left by a crash.
     pub fn open(cfg: StoreConfig) -> std::io::Result<FlowStore> {
         let root = cfg.data_dir.join(layout::FLOWS_DIR);
-        std::fs::create_dir_all(&root).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot create {}: {e}", root.display()))
-        })?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", root.display())))?;
         remove_temp_files(&root)?;
         Ok(FlowStore {
             cfg,
@@ -193,7 +192,8 @@ impl FlowStore {
                 let r = recv.value(i);
                 if end.is_valid(i) {
                     let e = end.value(i);
-                    if e >= r - PLAUSIBLE_PAST_US && e <= r + PLAUSIBLE_FUTURE_US {
+                    if e >= r.saturating_sub(PLAUSIBLE_PAST_US) && e <= r.saturating_add(PLAUSIBLE_FUTURE_US)
+                    {
                         return Hour::of_us(e);
                     }
                 }
@@ -245,8 +245,10 @@ fn write_file(dir: &Path, name: &str, batches: &[RecordBatch], codec: Codec) -> 
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(layout::temp_name(name));
     let file = File::create(&tmp)?;
-    let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
-    let mut w = ArrowWriter::try_new(file, schema, Some(writer_properties(codec))).map_err(std::io::Error::other)?;
+    let schema =
+        batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
+    let mut w =
+        ArrowWriter::try_new(file, schema, Some(writer_properties(codec))).map_err(std::io::Error::other)?;
     for b in batches {
         w.write(b).map_err(std::io::Error::other)?;
     }

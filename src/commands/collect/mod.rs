@@ -43,7 +43,8 @@ pub fn run(a: CollectArgs) -> Result<()> {
         .clone()
         .or_else(|| cfg.collector.state_file.clone().map(|p| if p.is_relative() { data.join(p) } else { p }))
         .unwrap_or_else(|| data.join("state"));
-    std::fs::create_dir_all(&state_dir).with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
 
     let metrics = Arc::new(Metrics::new(cfg.metrics.max_exporters));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;

@@ -52,7 +52,11 @@ pub fn spawn_store(
     (tx, handle)
 }
 
-fn store_loop(mut store: FlowStore, rx: Receiver<Arc<RecordBatch>>, metrics: Arc<Metrics>) -> anyhow::Result<u64> {
+fn store_loop(
+    mut store: FlowStore,
+    rx: Receiver<Arc<RecordBatch>>,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<u64> {
     let mut committed = 0u64;
     let mut implausible = 0u64;
     loop {

@@ -10,7 +10,9 @@ use plumb_collector::netflow::state::{DecoderState, SavedState, StateLimits};
 /// Every worker's saved state in `dir`, merged. Unreadable files are reported and skipped.
 pub fn load_all(dir: &Path) -> Vec<SavedState> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     let mut paths: Vec<PathBuf> =
         entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
     paths.sort();

@@ -54,7 +54,9 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
         };
         let now = plumb_collector_now_us();
         for i in 0..n {
-            let Some((src, data)) = rx.get(i) else { continue };
+            let Some((src, data)) = rx.get(i) else {
+                continue;
+            };
             let exporter = addr::from_ip(src.ip());
             let o = dec.decode(data, exporter, now, &mut out);
             ctx.metrics.observe_datagram(&exporter, &o);
