@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use plumb_collector::netflow;
+use plumb_collector::addr;
+use plumb_collector::netflow::{self, Decoder, DecoderConfig};
+use plumb_collector::schema::FlowBuilders;
 
 use crate::cli::ReplayArgs;
 use crate::input;
@@ -21,6 +23,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     if datagrams.is_empty() {
         bail!("{}: no flow exports found (captures: add the export port with --port)", a.file.display());
     }
+    let records = record_counts(&datagrams);
     let sockets = bind_sources(&datagrams, target)?;
     if let Some(cpu) = a.cpu {
         pin_to_cpu(cpu)?;
@@ -30,13 +33,13 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     let per_tick = if a.rate == 0 { u64::MAX } else { (a.rate / 1000).max(1) };
     let tick =
         if a.rate == 0 { Duration::ZERO } else { Duration::from_secs_f64(per_tick as f64 / a.rate as f64) };
-    let (mut sent, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+    let (mut sent, mut bytes, mut errors, mut sent_records) = (0u64, 0u64, 0u64, 0u64);
     let mut next_tick = Instant::now();
     let mut in_tick = 0u64;
     let mut round = 0u64;
     'outer: while a.loops == 0 || round < a.loops {
         round += 1;
-        for (src, payload) in &datagrams {
+        for ((src, payload), n_records) in datagrams.iter().zip(&records) {
             if in_tick >= per_tick {
                 in_tick = 0;
                 next_tick += tick;
@@ -52,6 +55,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
                 Ok(n) => {
                     sent += 1;
                     bytes += n as u64;
+                    sent_records += n_records;
                 }
                 Err(_) => errors += 1,
             }
@@ -65,10 +69,17 @@ pub fn run(a: ReplayArgs) -> Result<()> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
+    let records_text = if a.skip_templates {
+        "data only".to_string()
+    } else {
+        format!("{sent_records} NetFlow/IPFIX flow records")
+    };
     println!(
-        "sent {sent} datagrams ({bytes} bytes) from {} exporters to {target} in {secs:.2} s ({:.0} datagrams/s){}",
+        "sent {sent} datagrams ({records_text}, {bytes} bytes) from {} exporters to {target} \
+in {secs:.2} s ({:.0} datagrams/s, {:.0} records/s){}",
         sockets.len(),
         sent as f64 / secs.max(1e-9),
+        sent_records as f64 / secs.max(1e-9),
         if errors > 0 { format!(", {errors} send errors") } else { String::new() }
     );
     Ok(())
@@ -97,6 +108,28 @@ fn load(a: &ReplayArgs) -> Result<Vec<(IpAddr, Vec<u8>)>> {
         },
     )?;
     Ok(out)
+}
+
+/// Flow records in each datagram, as plumb's decoder counts them once every template of
+/// the file is known (a first pass learns the templates), so a run can be checked against
+/// what the collector stored.
+fn record_counts(datagrams: &[(IpAddr, Vec<u8>)]) -> Vec<u64> {
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut out = FlowBuilders::with_capacity(1024);
+    let mut pass = |count: bool| -> Vec<u64> {
+        datagrams
+            .iter()
+            .map(|(src, d)| {
+                let n = dec.decode(d, addr::from_ip(*src), 0, &mut out).records;
+                if out.len() >= 1024 {
+                    out.finish();
+                }
+                if count { n } else { 0 }
+            })
+            .collect()
+    };
+    pass(false);
+    pass(true)
 }
 
 /// One socket per original exporter; to a loopback target each gets 127.0.0.N.

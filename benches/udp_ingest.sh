@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# End-to-end UDP ingest benchmark: the highest datagram rate at which `plumb collect` on
+# its defaults stores every record of a real exporter's stream, in the same run as
+# nfcapd (nfdump) storing the same stream.
+#
+# The stream: softflowd exporting IPFIX for a generated pcap of many short flows (about
+# 29 records per 1.4 kB datagram, templates every 16 datagrams), recorded once with
+# tcpdump. Each step replays it with `plumb replay --rate R --duration D`, the sender
+# pinned to CPU 0 and the collector to CPU 1, then stops the collector with SIGTERM and
+# counts what it stored. Loss = 1 - stored / sent.
+#
+# usage: benches/udp_ingest.sh [RATES...]   (datagrams/s; default 40000 80000 120000 160000)
+#   DURATION=60  seconds per step     NFCAPD_BUF=67108864  nfcapd's -B
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATES=("${@:-40000 80000 120000 160000}")
+read -r -a RATES <<<"${RATES[*]}"
+DURATION="${DURATION:-60}"
+NFCAPD_BUF="${NFCAPD_BUF:-67108864}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
+scripts/deps.sh softflowd nfdump tcpdump python3 curl
+cargo build --release --locked --bin plumb
+PLUMB="$CARGO_TARGET_DIR/release/plumb"
+work=$(mktemp -d /tmp/plumb-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# nfcapd needs a large buffer; plumb asks for its own 32 MiB (SO_RCVBUFFORCE as root).
+sysctl -qw net.core.rmem_max="$NFCAPD_BUF" || echo "warning: cannot raise net.core.rmem_max" >&2
+
+echo "# recording softflowd's IPFIX stream" >&2
+python3 fixtures/gen_traffic.py "$work/traffic.pcap" 400000 20
+tcpdump -i lo -U -s 0 -w "$work/stream.pcap" udp port 40999 2>/dev/null & tpid=$!
+pids+=("$tpid")
+sleep 1
+softflowd -r "$work/traffic.pcap" -n 127.0.0.1:40999 -v 10 -c none -p "$work/softflowd.pid" -m 65536 >/dev/null 2>&1
+sleep 1
+kill "$tpid"; wait "$tpid" 2>/dev/null || true
+"$PLUMB" replay "$work/stream.pcap" --to 127.0.0.1:9 --port 40999 --rate 1 --duration 0.001 | sed 's/^/# stream: /' >&2
+
+rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+printf '| collector | rate (datagrams/s) | records sent | records stored | loss %% | peak RSS (MiB) |\n|---|---|---|---|---|---|\n'
+for rate in "${RATES[@]}"; do
+  # plumb on its defaults (store, flush, buffers), one listener.
+  data="$work/plumb-$rate"
+  taskset -c 1 "$PLUMB" collect --data "$data" --listen 127.0.0.1:41000 --metrics-listen 127.0.0.1:41001 2>"$work/plumb-$rate.log" & cpid=$!
+  pids+=("$cpid")
+  until curl -sf http://127.0.0.1:41001/healthz >/dev/null; do sleep 0.1; done
+  sent=$("$PLUMB" replay "$work/stream.pcap" --port 40999 --to 127.0.0.1:41000 --rate "$rate" --loop 0 --duration "$DURATION" --cpu 0)
+  sent_records=$(sed -E 's/.*\(([0-9]+) NetFlow.*/\1/' <<<"$sent")
+  rss=$(rss_kib "$cpid")
+  kill -TERM "$cpid"; wait "$cpid" || true
+  stored=$("$PLUMB" query --data "$data" --format csv "SELECT count(*) FROM flows" | tail -1)
+  loss=$(python3 -c "print(f'{100*(1-$stored/$sent_records):.3f}')")
+  printf '| plumb | %s | %s | %s | %s | %s |\n' "$rate" "$sent_records" "$stored" "$loss" "$((rss / 1024))"
+
+  # nfcapd with its buffer raised, same stream.
+  ndir="$work/nfcapd-$rate"; mkdir -p "$ndir"
+  taskset -c 1 nfcapd -w "$ndir" -p 41002 -b 127.0.0.1 -B "$NFCAPD_BUF" -t 3600 >/dev/null 2>&1 & npid=$!
+  pids+=("$npid")
+  sleep 1
+  nsent=$("$PLUMB" replay "$work/stream.pcap" --port 40999 --to 127.0.0.1:41002 --rate "$rate" --loop 0 --duration "$DURATION" --cpu 0)
+  nsent_records=$(sed -E 's/.*\(([0-9]+) NetFlow.*/\1/' <<<"$nsent")
+  rss=$(rss_kib "$npid")
+  kill -TERM "$npid"; wait "$npid" || true
+  nstored=$(nfdump -R "$ndir" -q -o 'fmt:%pr' 2>/dev/null | wc -l)
+  loss=$(python3 -c "print(f'{100*(1-$nstored/$nsent_records):.3f}')")
+  printf '| nfcapd | %s | %s | %s | %s | %s |\n' "$rate" "$nsent_records" "$nstored" "$loss" "$((rss / 1024))"
+done
+echo "# work files in $work" >&2
