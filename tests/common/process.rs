@@ -113,6 +113,13 @@ impl Collector {
         }
     }
 
+    /// SIGKILL: a crash, nothing flushed.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub fn stop(mut self) {
         let mut child = self.child.take().unwrap();

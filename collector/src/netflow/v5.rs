@@ -32,6 +32,30 @@ struct Common {
     dst_as: u16,
 }
 
+/// The shared fields of a parsed v5 or v7 record (same names in both crate types).
+macro_rules! common {
+    ($r:expr) => {
+        Common {
+            src: $r.src_addr,
+            dst: $r.dst_addr,
+            next_hop: $r.next_hop,
+            input: $r.input,
+            output: $r.output,
+            packets: $r.d_pkts,
+            octets: $r.d_octets,
+            first: $r.first,
+            last: $r.last,
+            src_port: $r.src_port,
+            dst_port: $r.dst_port,
+            tcp_flags: $r.tcp_flags,
+            protocol: $r.protocol_number,
+            tos: $r.tos,
+            src_as: $r.src_as,
+            dst_as: $r.dst_as,
+        }
+    };
+}
+
 /// The header's sampling field: top two bits the mode, low 14 bits the interval; 0 is
 /// unsampled.
 fn header_rate(sampling: u16) -> u32 {
@@ -69,28 +93,7 @@ pub fn decode(
                 h.unix_nsecs,
                 0,
             );
-            let recs: Vec<Common> = p
-                .flowsets
-                .iter()
-                .map(|r| Common {
-                    src: r.src_addr,
-                    dst: r.dst_addr,
-                    next_hop: r.next_hop,
-                    input: r.input,
-                    output: r.output,
-                    packets: r.d_pkts,
-                    octets: r.d_octets,
-                    first: r.first,
-                    last: r.last,
-                    src_port: r.src_port,
-                    dst_port: r.dst_port,
-                    tcp_flags: r.tcp_flags,
-                    protocol: r.protocol_number,
-                    tos: r.tos,
-                    src_as: r.src_as,
-                    dst_as: r.dst_as,
-                })
-                .collect();
+            let recs: Vec<Common> = p.flowsets.iter().map(|r| common!(r)).collect();
             (rest.len(), ctx, h.flow_sequence, 1, recs)
         })
     } else {
@@ -106,28 +109,7 @@ pub fn decode(
                 h.unix_nsecs,
                 domain,
             );
-            let recs: Vec<Common> = p
-                .flowsets
-                .iter()
-                .map(|r| Common {
-                    src: r.src_addr,
-                    dst: r.dst_addr,
-                    next_hop: r.next_hop,
-                    input: r.input,
-                    output: r.output,
-                    packets: r.d_pkts,
-                    octets: r.d_octets,
-                    first: r.first,
-                    last: r.last,
-                    src_port: r.src_port,
-                    dst_port: r.dst_port,
-                    tcp_flags: r.tcp_flags,
-                    protocol: r.protocol_number,
-                    tos: r.tos,
-                    src_as: r.src_as,
-                    dst_as: r.dst_as,
-                })
-                .collect();
+            let recs: Vec<Common> = p.flowsets.iter().map(|r| common!(r)).collect();
             (rest.len(), ctx, h.flow_sequence, header_rate(h.sampling_interval), recs)
         })
     };

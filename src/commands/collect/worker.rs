@@ -11,7 +11,7 @@ use plumb_collector::listen::BatchReceiver;
 use plumb_collector::listen::drops::SocketDrops;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::schema::FlowBuilders;
-use plumb_exporters::metrics::Metrics;
+use plumb_exporters::metrics::{LocalCounters, Metrics};
 
 use super::sink::Sink;
 
@@ -43,6 +43,7 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
     let mut last_stats = Instant::now();
     let mut last_save = Instant::now();
     let mut templates_since_save = 0u64;
+    let mut counters = LocalCounters::default();
     while !ctx.shutdown.load(Ordering::Relaxed) {
         let n = match rx.recv(&socket) {
             Ok(n) => n,
@@ -59,7 +60,7 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
             };
             let exporter = addr::from_ip(src.ip());
             let o = dec.decode(data, exporter, now, &mut out);
-            ctx.metrics.observe_datagram(&exporter, &o);
+            counters.observe(&ctx.metrics, &exporter, &o);
         }
         if out.len() >= ctx.batch_rows || (!out.is_empty() && last_batch.elapsed() >= ctx.batch_interval) {
             emit(&mut out, &ctx, false);
