@@ -10,11 +10,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "plumb",
     version,
     about = "Flow telemetry collector and analyzer for virtualized data centres",
-    long_about = "plumb collects NetFlow v5/v9, IPFIX (with VMware vDS and Open vSwitch elements) and sFlow \
-from your switches into a local Parquet store that you query with SQL.\n\n\
+    long_about = "plumb collects NetFlow v5/v9 and IPFIX (with VMware vDS and Open vSwitch elements) \
+from your switches into a local Parquet store that you query with SQL. (sFlow datagrams are recognised \
+and counted; decoding them is not in this version.)\n\n\
 Start the collector on its defaults (UDP 2055, 4739 and 6343; store in ./data; metrics on \
 http://127.0.0.1:9464/metrics):\n    plumb collect\n\
-Ask who sent the most:\n    plumb query \"SELECT src_addr, sum(bytes) AS bytes FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 10\"",
+Ask who sent the most:\n    plumb query \"SELECT src_addr, sum(bytes) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",
     after_help = "Run `plumb help SUBCOMMAND` for the flags of each subcommand."
 )]
 pub struct Cli {
@@ -133,7 +134,7 @@ pub struct QueryArgs {
     /// Output format: table, csv, or json (one object per row).
     #[arg(long, value_enum, default_value = "table")]
     pub format: OutputFormat,
-    /// Print elapsed time and rows/bytes scanned to stderr.
+    /// Print elapsed time, and rows and bytes the scans read, to stderr.
     #[arg(long)]
     pub timing: bool,
     /// Print the query plan (with --timing: the executed plan with its metrics).

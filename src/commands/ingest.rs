@@ -84,13 +84,14 @@ pub fn run(a: IngestArgs) -> Result<()> {
     );
     println!(
         "templates {}, options records {}, data sets held for a template {} (released {} records, still waiting {}, evicted {}), \
-sequence loss {lost}, rows with unknown sampling {}, rows filed by receive time {}",
+sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by receive time {}",
         s.templates_received,
         s.options_records,
         s.sets_held,
         s.records_released,
         dec.pending_sets(),
         s.sets_evicted,
+        s.sequence_resets,
         s.records_unknown_sampling,
         store.implausible_rows,
     );

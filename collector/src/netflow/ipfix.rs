@@ -4,6 +4,7 @@ use crate::addr::Addr16;
 use crate::schema::FlowBuilders;
 use crate::stats::{ErrorReason, SourceKind};
 
+use super::sequence::Counted;
 use super::sets::{self, Dialect, SetIter};
 use super::state::{Scope, TemplateKey};
 use super::{Decoder, MsgContext, Outcome};
@@ -53,11 +54,16 @@ pub fn decode(
         received_us,
     };
     let scope = Scope { exporter, version: 10, domain };
-    let (mut records, mut resync) = (0u32, false);
+    let (mut records, mut templates, mut resync) = (0u32, 0u32, false);
+    let flows_before = outcome.records;
     for set in SetIter::new(&buf[HEADER_LEN..msg_len], |_| false) {
         match set {
-            Ok((2, body)) => sets::template_set(dec, Dialect::Ipfix, false, scope, body, out, outcome),
-            Ok((3, body)) => sets::template_set(dec, Dialect::Ipfix, true, scope, body, out, outcome),
+            Ok((2, body)) => {
+                templates += sets::template_set(dec, Dialect::Ipfix, false, scope, body, out, outcome)
+            }
+            Ok((3, body)) => {
+                templates += sets::template_set(dec, Dialect::Ipfix, true, scope, body, out, outcome)
+            }
             Ok((id, _)) if id < 256 => dec.stats.error(ErrorReason::ReservedSet),
             Ok((id, body)) => {
                 match sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome) {
@@ -68,7 +74,14 @@ pub fn decode(
             Err(reason) => dec.stats.error(reason),
         }
     }
-    let s = dec.seq.observe(exporter, 10, domain, seq, records, resync);
+    let s = dec.seq.observe(
+        exporter,
+        10,
+        domain,
+        seq,
+        Counted { units: records, flow_records: (outcome.records - flows_before) as u32, templates },
+        resync,
+    );
     outcome.lost += s.lost;
     dec.stats.sequence_resets += s.reset as u64;
     msg_len

@@ -23,8 +23,32 @@ pub struct SeqOutcome {
 
 #[derive(Default, Clone, Copy)]
 struct Expect {
+    /// RFC 7011: the previous message's number plus the units it carried.
     next: u32,
+    /// The previous message's own sequence number.
+    prev: u32,
     known: bool,
+    /// The exporter numbers each message after counting its own units and template
+    /// records (softflowd 1.1), rather than before.
+    counts_own: bool,
+}
+
+/// What one message carried, in the units sequence numbers may count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Units per the protocol: v5 flows, v9 one packet, IPFIX data records (flow and
+    /// options data).
+    pub units: u32,
+    /// IPFIX flow data records alone (options data excluded).
+    pub flow_records: u32,
+    /// Template records.
+    pub templates: u32,
+}
+
+impl Counted {
+    pub fn units(units: u32) -> Counted {
+        Counted { units, flow_records: units, templates: 0 }
+    }
 }
 
 /// Expected next sequence number per (exporter, protocol, domain), and per exporter.
@@ -40,15 +64,19 @@ impl SequenceTracker {
         Self { max_entries, ..Default::default() }
     }
 
-    /// Records message `seq` that carried `units`; `resync` says the message could not be
+    /// Records message `seq` and what it carried; `resync` says the message could not be
     /// counted fully (data held for a missing template), so the next one starts afresh.
+    ///
+    /// An exporter that numbers each message after counting its own records (softflowd
+    /// 1.1 counts the message's flow records, not its options data or templates) is
+    /// recognised by its first message that fits only that rule, and then held to it.
     pub fn observe(
         &mut self,
         exporter: Addr16,
         version: u8,
         domain: u32,
         seq: u32,
-        units: u32,
+        c: Counted,
         resync: bool,
     ) -> SeqOutcome {
         if self.per_domain.len() >= self.max_entries
@@ -61,16 +89,27 @@ impl SequenceTracker {
         let dom = self.per_domain.entry((exporter, version, domain)).or_default();
         let exp = self.per_exporter.entry((exporter, version)).or_default();
         let mut out = SeqOutcome::default();
-        let continues = |e: &Expect| e.known && e.next == seq;
-        if dom.known && !continues(dom) && !continues(exp) {
-            let gap = seq.wrapping_sub(dom.next);
-            if gap < MAX_PLAUSIBLE_GAP {
-                out.lost = gap as u64;
+        let mut counts_own = dom.counts_own;
+        if dom.known {
+            let own = [c.flow_records, c.units, c.flow_records + c.templates, c.units + c.templates]
+                .map(|n| dom.prev.wrapping_add(n));
+            let rfc = seq == dom.next || (exp.known && seq == exp.next);
+            let own_fits = own.contains(&seq);
+            if rfc && !(counts_own && own_fits) {
+                counts_own = false;
+            } else if own_fits {
+                counts_own = true;
             } else {
-                out.reset = true;
+                let expected = if counts_own { own[0] } else { dom.next };
+                let gap = seq.wrapping_sub(expected);
+                if gap < MAX_PLAUSIBLE_GAP {
+                    out.lost = gap as u64;
+                } else {
+                    out.reset = true;
+                }
             }
         }
-        let next = Expect { next: seq.wrapping_add(units), known: !resync };
+        let next = Expect { next: seq.wrapping_add(c.units), prev: seq, known: !resync, counts_own };
         *dom = next;
         *exp = next;
         out
@@ -86,17 +125,17 @@ mod tests {
     #[test]
     fn counts_missing_units() {
         let mut t = SequenceTracker::new(100);
-        assert_eq!(t.observe(E, 10, 0, 100, 5, false).lost, 0);
-        assert_eq!(t.observe(E, 10, 0, 105, 5, false).lost, 0);
-        assert_eq!(t.observe(E, 10, 0, 113, 5, false).lost, 3);
+        assert_eq!(t.observe(E, 10, 0, 100, Counted::units(5), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 0, 105, Counted::units(5), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 0, 113, Counted::units(5), false).lost, 3);
     }
 
     #[test]
     fn wraps_and_resets() {
         let mut t = SequenceTracker::new(100);
-        t.observe(E, 10, 0, u32::MAX - 1, 4, false);
-        assert_eq!(t.observe(E, 10, 0, 2, 1, false).lost, 0);
-        let o = t.observe(E, 10, 0, 1, 1, false);
+        t.observe(E, 10, 0, u32::MAX - 1, Counted::units(4), false);
+        assert_eq!(t.observe(E, 10, 0, 2, Counted::units(1), false).lost, 0);
+        let o = t.observe(E, 10, 0, 1, Counted::units(1), false);
         assert!(o.reset);
         assert_eq!(o.lost, 0);
     }
@@ -106,17 +145,34 @@ mod tests {
         // Open vSwitch: templates in domain 7 (seq 1), options data in domain 0 (seq 1, one
         // record), then data in domain 7 continuing at 2.
         let mut t = SequenceTracker::new(100);
-        assert_eq!(t.observe(E, 10, 7, 1, 0, false).lost, 0);
-        assert_eq!(t.observe(E, 10, 0, 1, 1, false).lost, 0);
-        assert_eq!(t.observe(E, 10, 7, 2, 1, false).lost, 0);
-        assert_eq!(t.observe(E, 10, 7, 3, 1, false).lost, 0);
+        assert_eq!(t.observe(E, 10, 7, 1, Counted::units(0), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 0, 1, Counted::units(1), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 7, 2, Counted::units(1), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 7, 3, Counted::units(1), false).lost, 0);
+    }
+
+    #[test]
+    fn exporters_that_count_their_own_message_first_show_no_false_loss() {
+        // softflowd 1.1 numbers a message after counting its own flow records. Numbers
+        // seen on the wire: 458, 489 (+31), then a template message with 23 flow records,
+        // one options record and five templates at 512.
+        let mut t = SequenceTracker::new(100);
+        let flows = Counted::units;
+        assert_eq!(t.observe(E, 10, 0, 458, flows(31), false).lost, 0);
+        assert_eq!(t.observe(E, 10, 0, 489, flows(31), false).lost, 0);
+        let with_templates = Counted { units: 24, flow_records: 23, templates: 5 };
+        let o = t.observe(E, 10, 0, 512, with_templates, false);
+        assert_eq!((o.lost, o.reset), (0, false));
+        assert_eq!(t.observe(E, 10, 0, 543, flows(31), false).lost, 0);
+        // one message of 31 records lost
+        assert_eq!(t.observe(E, 10, 0, 605, flows(31), false).lost, 31);
     }
 
     #[test]
     fn resync_skips_one_comparison() {
         let mut t = SequenceTracker::new(100);
-        t.observe(E, 9, 0, 10, 1, true);
-        assert_eq!(t.observe(E, 9, 0, 20, 1, false).lost, 0);
-        assert_eq!(t.observe(E, 9, 0, 22, 1, false).lost, 1);
+        t.observe(E, 9, 0, 10, Counted::units(1), true);
+        assert_eq!(t.observe(E, 9, 0, 20, Counted::units(1), false).lost, 0);
+        assert_eq!(t.observe(E, 9, 0, 22, Counted::units(1), false).lost, 1);
     }
 }

@@ -90,7 +90,7 @@ fn template_record(
 }
 
 /// Handles a template set (or options template set): stores each template and decodes
-/// data that was waiting for it.
+/// data that was waiting for it. Returns the number of template records.
 pub fn template_set(
     dec: &mut Decoder,
     dialect: Dialect,
@@ -99,8 +99,9 @@ pub fn template_set(
     body: &[u8],
     out: &mut FlowBuilders,
     outcome: &mut Outcome,
-) {
+) -> u32 {
     let mut pos = 0;
+    let mut count = 0;
     // Anything shorter than a minimal record is set padding.
     while body.len().saturating_sub(pos) >= 4 {
         if body[pos..].iter().all(|&b| b == 0) {
@@ -109,6 +110,7 @@ pub fn template_set(
         match template_record(dialect, options, body, pos) {
             Ok((Some(t), id, end)) => {
                 pos = end;
+                count += 1;
                 let key = TemplateKey { scope, id };
                 dec.stats.templates_received += 1;
                 match dec.state.insert_template(key, t) {
@@ -131,6 +133,7 @@ pub fn template_set(
             }
         }
     }
+    count
 }
 
 /// Decodes the sets that were held for `key`.

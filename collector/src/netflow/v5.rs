@@ -10,6 +10,7 @@ use crate::schema::FlowBuilders;
 use crate::stats::{ErrorReason, SourceKind};
 
 use super::record::Fields;
+use super::sequence::Counted;
 use super::{Decoder, MsgContext, Outcome, finalize};
 
 /// The fields v5 and v7 records share.
@@ -117,7 +118,14 @@ pub fn decode(
         dec.stats.error(ErrorReason::BadV5);
         return buf.len();
     };
-    let s = dec.seq.observe(exporter, if v7 { 7 } else { 5 }, ctx.domain, seq, recs.len() as u32, false);
+    let s = dec.seq.observe(
+        exporter,
+        if v7 { 7 } else { 5 },
+        ctx.domain,
+        seq,
+        Counted::units(recs.len() as u32),
+        false,
+    );
     outcome.lost += s.lost;
     dec.stats.sequence_resets += s.reset as u64;
     let rate = finalize::choose_rate(Some(rate), &ctx, &dec.config, &mut dec.stats);

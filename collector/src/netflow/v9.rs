@@ -7,6 +7,7 @@ use crate::addr::Addr16;
 use crate::schema::FlowBuilders;
 use crate::stats::{ErrorReason, SourceKind};
 
+use super::sequence::Counted;
 use super::sets::{self, Dialect, SetIter};
 use super::state::{Scope, TemplateKey};
 use super::{Decoder, MsgContext, Outcome};
@@ -48,8 +49,12 @@ pub fn decode(
     let mut iter = SetIter::new(&buf[HEADER_LEN..], starts_message);
     for set in iter.by_ref() {
         match set {
-            Ok((0, body)) => sets::template_set(dec, Dialect::V9, false, scope, body, out, outcome),
-            Ok((1, body)) => sets::template_set(dec, Dialect::V9, true, scope, body, out, outcome),
+            Ok((0, body)) => {
+                sets::template_set(dec, Dialect::V9, false, scope, body, out, outcome);
+            }
+            Ok((1, body)) => {
+                sets::template_set(dec, Dialect::V9, true, scope, body, out, outcome);
+            }
             Ok((id, _)) if id < 256 => dec.stats.error(ErrorReason::ReservedSet),
             Ok((id, body)) => {
                 if sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome).is_none() {
@@ -59,7 +64,7 @@ pub fn decode(
             Err(reason) => dec.stats.error(reason),
         }
     }
-    let s = dec.seq.observe(exporter, 9, source_id, seq, 1, resync);
+    let s = dec.seq.observe(exporter, 9, source_id, seq, Counted::units(1), resync);
     outcome.lost += s.lost;
     dec.stats.sequence_resets += s.reset as u64;
     HEADER_LEN + iter.consumed()
