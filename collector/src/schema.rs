@@ -28,6 +28,24 @@ pub trait ColumnKind {
     fn builder(capacity: usize) -> Self::Builder;
     fn append(b: &mut Self::Builder, v: Option<Self::Value<'_>>);
     fn finish(b: &mut Self::Builder) -> ArrayRef;
+    /// Rows in the builder.
+    fn rows(b: &Self::Builder) -> usize;
+    /// Appends `n` nulls at once.
+    fn nulls(b: &mut Self::Builder, n: usize);
+}
+
+/// The builder methods every kind forwards to (they share names across Arrow builders).
+macro_rules! rows_and_nulls {
+    () => {
+        #[inline]
+        fn rows(b: &Self::Builder) -> usize {
+            arrow::array::ArrayBuilder::len(b)
+        }
+        #[inline]
+        fn nulls(b: &mut Self::Builder, n: usize) {
+            b.append_nulls(n)
+        }
+    };
 }
 
 macro_rules! primitive_kind {
@@ -46,6 +64,7 @@ macro_rules! primitive_kind {
             fn append(b: &mut Self::Builder, v: Option<$native>) {
                 b.append_option(v)
             }
+            rows_and_nulls!();
             fn finish(b: &mut Self::Builder) -> ArrayRef {
                 Arc::new(b.finish())
             }
@@ -84,6 +103,7 @@ macro_rules! fixed_kind {
                     None => b.append_null(),
                 }
             }
+            rows_and_nulls!();
             fn finish(b: &mut Self::Builder) -> ArrayRef {
                 Arc::new(b.finish())
             }
@@ -109,6 +129,7 @@ impl ColumnKind for Label {
     fn append(b: &mut Self::Builder, v: Option<&'static str>) {
         b.append_option(v)
     }
+    rows_and_nulls!();
     fn finish(b: &mut Self::Builder) -> ArrayRef {
         Arc::new(b.finish())
     }
@@ -129,6 +150,7 @@ impl ColumnKind for Text {
     fn append(b: &mut Self::Builder, v: Option<&[u8]>) {
         b.append_option(v.and_then(|v| std::str::from_utf8(trim_nul(v)).ok()))
     }
+    rows_and_nulls!();
     fn finish(b: &mut Self::Builder) -> ArrayRef {
         Arc::new(b.finish())
     }
@@ -165,15 +187,31 @@ macro_rules! flow_columns {
                 }
             }
 
-            /// Appends the row's columns; the caller then appends its `extra` entries and
-            /// closes the row with [`FlowBuilders::finish_row`].
+            /// Appends the row's set columns. A column that a source never fills costs
+            /// nothing per row: its nulls are appended in bulk when it next gets a value,
+            /// or when the batch is finished.
             #[inline]
             fn append_columns(&mut self, row: &FlowRow<'_>) {
-                $( <$kind>::append(&mut self.$name, row.$name); )*
+                $(
+                    if let Some(v) = row.$name {
+                        let b = &mut self.$name;
+                        let have = <$kind>::rows(b);
+                        if have < self.rows {
+                            <$kind>::nulls(b, self.rows - have);
+                        }
+                        <$kind>::append(b, Some(v));
+                    }
+                )*
             }
 
             /// Finishes the batch; the builders are empty afterwards.
             pub fn finish(&mut self) -> RecordBatch {
+                $(
+                    let have = <$kind>::rows(&self.$name);
+                    if have < self.rows {
+                        <$kind>::nulls(&mut self.$name, self.rows - have);
+                    }
+                )*
                 let columns: Vec<ArrayRef> = vec![
                     $( <$kind>::finish(&mut self.$name), )*
                     Arc::new(self.extra.finish()),

@@ -191,6 +191,9 @@ impl Decoder {
 /// Length of the first message in `buf`, for splitting files that hold datagrams back to
 /// back. Unknown data is one message.
 pub fn message_len(buf: &[u8]) -> usize {
+    if buf.is_empty() {
+        return 0;
+    }
     let be16 = |at: usize| buf.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize);
     let len = match SourceKind::detect(buf) {
         Some(SourceKind::Ipfix) => be16(2).filter(|&l| l >= 16).unwrap_or(buf.len()),
@@ -203,7 +206,7 @@ pub fn message_len(buf: &[u8]) -> usize {
         }
         _ => buf.len(),
     };
-    len.clamp(1, buf.len().max(1))
+    len.clamp(1, buf.len())
 }
 
 /// The message without its template and options-template sets (`plumb replay
@@ -234,4 +237,49 @@ pub fn without_templates(msg: &[u8]) -> Option<Vec<u8>> {
         out[2..4].copy_from_slice(&len);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IPFIX message with a template set (id 256: one IPv4 source) and a data set.
+    fn ipfix_message() -> Vec<u8> {
+        let mut m = vec![0, 10, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 1];
+        m.extend([0, 2, 0, 12, 1, 0, 0, 1, 0, 8, 0, 4]);
+        m.extend([1, 0, 0, 12, 10, 0, 0, 1, 10, 0, 0, 2]);
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    #[test]
+    fn message_len_splits_back_to_back_messages() {
+        let m = ipfix_message();
+        let mut two = m.clone();
+        two.extend(&m);
+        assert_eq!(message_len(&two), m.len());
+        assert_eq!(message_len(&[0, 10, 0, 3]), 4, "a bad length is the rest of the buffer");
+        assert_eq!(message_len(&[]), 0);
+    }
+
+    #[test]
+    fn without_templates_keeps_data_and_fixes_the_length() {
+        let m = ipfix_message();
+        let data_only = without_templates(&m).unwrap();
+        assert_eq!(data_only.len(), m.len() - 12);
+        assert_eq!(u16::from_be_bytes([data_only[2], data_only[3]]) as usize, data_only.len());
+        assert_eq!(&data_only[16..20], &[1, 0, 0, 12]);
+        let templates_only = &m[..28];
+        let mut t = templates_only.to_vec();
+        t[2..4].copy_from_slice(&28u16.to_be_bytes());
+        assert!(without_templates(&t).is_none());
+        // A decoder that knows the template decodes the stripped message.
+        let mut dec = Decoder::new(DecoderConfig::default());
+        let mut out = FlowBuilders::with_capacity(4);
+        dec.decode(&m, [1; 16], 0, &mut out);
+        let o = dec.decode(&data_only, [1; 16], 0, &mut out);
+        assert_eq!(o.records, 2, "two 4-byte records in the data set");
+        assert_eq!(out.finish().num_rows(), 4);
+    }
 }
