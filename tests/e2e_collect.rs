@@ -105,6 +105,19 @@ fn stored_totals(data: &Path) -> Totals {
         .collect()
 }
 
+/// Rows in the store, through `plumb query`.
+fn stored_rows(data: &Path) -> u64 {
+    let out = process::run(&[
+        "query",
+        "--data",
+        data.to_str().unwrap(),
+        "--format",
+        "csv",
+        "SELECT count(*) FROM flows",
+    ]);
+    out.lines().nth(1).unwrap().parse().unwrap()
+}
+
 /// Independent count with tshark where it is installed (the same pcap, another decoder).
 fn tshark_totals(pcap: &Path) -> Option<Totals> {
     let out = Command::new("tshark")
@@ -232,15 +245,7 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
         .output_with_stdin(&m);
     assert!(ok, "promtool check metrics:\n{text}");
     c.stop();
-    let out = process::run(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
-        "SELECT count(*) AS n FROM flows",
-    ]);
-    assert_eq!(out, "n\n88\n");
+    assert_eq!(stored_rows(&data), 88);
 }
 
 trait OutputWithStdin {
@@ -288,15 +293,7 @@ fn a_crash_leaves_no_torn_file() {
         let _ = replay.wait();
         // Whatever is visible is whole: the query reads every file, and nothing committed
         // before the crash is missing.
-        let out = process::run(&[
-            "query",
-            "--data",
-            data.to_str().unwrap(),
-            "--format",
-            "csv",
-            "SELECT count(*) AS n FROM flows",
-        ]);
-        let n: u64 = out.lines().nth(1).unwrap().parse().unwrap();
+        let n = stored_rows(&data);
         assert!(
             n >= total_before + committed,
             "round {round}: {n} rows visible, {} were committed",
