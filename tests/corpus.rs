@@ -101,3 +101,59 @@ fn corrupt_v5_headers_are_counted_errors() {
         assert_eq!(dec.stats.error_count(plumb_collector::stats::ErrorReason::BadV5), 1, "{f}");
     }
 }
+
+/// Decodes `paths` in order with the column-first path on and off.
+fn both_ways(paths: &[PathBuf]) -> (Vec<arrow::array::RecordBatch>, Vec<arrow::array::RecordBatch>, usize) {
+    let mut columnar = Decoder::new(DecoderConfig::default());
+    let mut rows = Decoder::new(DecoderConfig { columnar: false, ..Default::default() });
+    let a: Vec<_> = paths.iter().map(|p| common::decode_file(&mut columnar, p)).collect();
+    let b: Vec<_> = paths.iter().map(|p| common::decode_file(&mut rows, p)).collect();
+    let simple = columnar
+        .state
+        .to_saved()
+        .templates
+        .iter()
+        .filter(|(_, t)| plumb_collector::netflow::template::Plan::compile(t).columnar.is_some())
+        .count();
+    (a, b, simple)
+}
+
+fn first_difference(a: &arrow::array::RecordBatch, b: &arrow::array::RecordBatch) -> String {
+    if a.num_rows() != b.num_rows() {
+        return format!("{} rows against {}", a.num_rows(), b.num_rows());
+    }
+    for (i, f) in a.schema().fields().iter().enumerate() {
+        if a.column(i) != b.column(i) {
+            return format!("column {}: {:?} against {:?}", f.name(), a.column(i), b.column(i));
+        }
+    }
+    "schema".into()
+}
+
+/// The column-first decoder gives exactly the row path's batches on every file of the
+/// fixtures (the corpus groups in their template order, then every file on its own).
+#[test]
+fn column_first_decoding_equals_the_row_path() {
+    let mut groups: Vec<Vec<PathBuf>> = expectations()
+        .into_values()
+        .map(|rows| rows.iter().map(|r| common::public(&r.file)).collect())
+        .collect();
+    let mut files = Vec::new();
+    all_files(common::shared().join("fixtures"), &mut files);
+    files.sort();
+    groups.extend(files.into_iter().map(|f| vec![f]));
+    let (mut simple_templates, mut rows, mut failures) = (0, 0, Vec::new());
+    for paths in &groups {
+        let (a, b, simple) = both_ways(paths);
+        simple_templates += simple;
+        for ((x, y), p) in a.iter().zip(&b).zip(paths) {
+            rows += x.num_rows();
+            if x != y {
+                failures.push(format!("{}: {}", p.display(), first_difference(x, y)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} files differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(simple_templates >= 20, "only {simple_templates} templates took the column-first path");
+    assert!(rows > 1000, "{rows}");
+}

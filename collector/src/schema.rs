@@ -7,12 +7,13 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, FixedSizeBinaryBuilder, MapBuilder, MapFieldNames, PrimitiveBuilder,
-    RecordBatch, StringBuilder,
+    ArrayRef, BinaryBuilder, BooleanBufferBuilder, FixedSizeBinaryArray, MapArray, MapFieldNames,
+    PrimitiveArray, RecordBatch, StringBuilder, StructArray, new_null_array,
 };
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
-    DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt8Type, UInt16Type,
-    UInt32Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
 };
 
 use crate::addr::{ADDR_LEN, MAC_LEN};
@@ -26,7 +27,7 @@ pub trait ColumnKind {
     type Builder;
     fn data_type() -> DataType;
     fn builder(capacity: usize) -> Self::Builder;
-    fn append(b: &mut Self::Builder, v: Option<Self::Value<'_>>);
+    fn push(b: &mut Self::Builder, v: Self::Value<'_>);
     fn finish(b: &mut Self::Builder) -> ArrayRef;
     /// Rows in the builder.
     fn rows(b: &Self::Builder) -> usize;
@@ -34,18 +35,44 @@ pub trait ColumnKind {
     fn nulls(b: &mut Self::Builder, n: usize);
 }
 
-/// The builder methods every kind forwards to (they share names across Arrow builders).
-macro_rules! rows_and_nulls {
-    () => {
-        #[inline]
-        fn rows(b: &Self::Builder) -> usize {
-            arrow::array::ArrayBuilder::len(b)
+/// A fixed-width column under construction: a plain `Vec` of values and a validity bitmap
+/// that exists only once the column has a null. Arrow's builders do the same behind calls
+/// that did not inline into the per-row loop; this one is a `Vec::push` (decision 0003).
+pub struct FixedColumn<T> {
+    values: Vec<T>,
+    valid: Option<BooleanBufferBuilder>,
+}
+
+impl<T: Copy + Default> FixedColumn<T> {
+    fn with_capacity(capacity: usize) -> Self {
+        Self { values: Vec::with_capacity(capacity), valid: None }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: T) {
+        self.values.push(v);
+        if let Some(valid) = &mut self.valid {
+            valid.append(true);
         }
-        #[inline]
-        fn nulls(b: &mut Self::Builder, n: usize) {
-            b.append_nulls(n)
-        }
-    };
+    }
+
+    fn nulls(&mut self, n: usize) {
+        let len = self.values.len();
+        let valid = self.valid.get_or_insert_with(|| {
+            let mut b = BooleanBufferBuilder::new(self.values.capacity().max(len + n));
+            b.append_n(len, true);
+            b
+        });
+        valid.append_n(n, false);
+        self.values.resize(len + n, T::default());
+    }
+
+    /// The values and validity so far; the column is empty afterwards.
+    fn take(&mut self) -> (Vec<T>, Option<NullBuffer>) {
+        let values = std::mem::take(&mut self.values);
+        let nulls = self.valid.take().map(|mut v| NullBuffer::new(v.finish()));
+        (values, nulls)
+    }
 }
 
 macro_rules! primitive_kind {
@@ -53,23 +80,37 @@ macro_rules! primitive_kind {
         pub struct $kind;
         impl ColumnKind for $kind {
             type Value<'a> = $native;
-            type Builder = PrimitiveBuilder<$arrow>;
+            type Builder = FixedColumn<$native>;
             fn data_type() -> DataType {
                 $dt
             }
             fn builder(capacity: usize) -> Self::Builder {
-                PrimitiveBuilder::<$arrow>::with_capacity(capacity).with_data_type($dt)
+                FixedColumn::with_capacity(capacity)
             }
-            #[inline]
-            fn append(b: &mut Self::Builder, v: Option<$native>) {
-                b.append_option(v)
+            #[inline(always)]
+            fn push(b: &mut Self::Builder, v: $native) {
+                b.push(v)
             }
-            rows_and_nulls!();
+            #[inline(always)]
+            fn rows(b: &Self::Builder) -> usize {
+                b.values.len()
+            }
+            fn nulls(b: &mut Self::Builder, n: usize) {
+                b.nulls(n)
+            }
             fn finish(b: &mut Self::Builder) -> ArrayRef {
-                Arc::new(b.finish())
+                let (values, nulls) = b.take();
+                Arc::new(primitive_array::<$arrow>(values, nulls).with_data_type($dt))
             }
         }
     };
+}
+
+fn primitive_array<A: ArrowPrimitiveType>(
+    values: Vec<A::Native>,
+    nulls: Option<NullBuffer>,
+) -> PrimitiveArray<A> {
+    PrimitiveArray::new(ScalarBuffer::from(values), nulls)
 }
 
 primitive_kind!(U8, u8, UInt8Type, DataType::UInt8);
@@ -88,24 +129,28 @@ macro_rules! fixed_kind {
         pub struct $kind;
         impl ColumnKind for $kind {
             type Value<'a> = [u8; $len];
-            type Builder = FixedSizeBinaryBuilder;
+            type Builder = FixedColumn<[u8; $len]>;
             fn data_type() -> DataType {
                 DataType::FixedSizeBinary($len as i32)
             }
             fn builder(capacity: usize) -> Self::Builder {
-                FixedSizeBinaryBuilder::with_capacity(capacity, $len as i32)
+                FixedColumn::with_capacity(capacity)
             }
-            #[inline]
-            fn append(b: &mut Self::Builder, v: Option<[u8; $len]>) {
-                match v {
-                    // The width always matches: the value type is a fixed array.
-                    Some(v) => b.append_value(v).unwrap_or_default(),
-                    None => b.append_null(),
-                }
+            #[inline(always)]
+            fn push(b: &mut Self::Builder, v: [u8; $len]) {
+                b.push(v)
             }
-            rows_and_nulls!();
+            #[inline(always)]
+            fn rows(b: &Self::Builder) -> usize {
+                b.values.len()
+            }
+            fn nulls(b: &mut Self::Builder, n: usize) {
+                b.nulls(n)
+            }
             fn finish(b: &mut Self::Builder) -> ArrayRef {
-                Arc::new(b.finish())
+                let (values, nulls) = b.take();
+                let bytes = Buffer::from_vec(values.into_flattened());
+                Arc::new(FixedSizeBinaryArray::new($len as i32, bytes, nulls))
             }
         }
     };
@@ -113,6 +158,19 @@ macro_rules! fixed_kind {
 
 fixed_kind!(Addr, ADDR_LEN);
 fixed_kind!(Mac, MAC_LEN);
+
+/// The builder methods the string kinds forward to.
+macro_rules! string_rows_and_nulls {
+    () => {
+        #[inline]
+        fn rows(b: &Self::Builder) -> usize {
+            arrow::array::ArrayBuilder::len(b)
+        }
+        fn nulls(b: &mut Self::Builder, n: usize) {
+            b.append_nulls(n)
+        }
+    };
+}
 
 /// A label from a fixed set (`source_kind`, `tunnel_type`).
 pub struct Label;
@@ -126,10 +184,10 @@ impl ColumnKind for Label {
         StringBuilder::with_capacity(capacity, capacity * 8)
     }
     #[inline]
-    fn append(b: &mut Self::Builder, v: Option<&'static str>) {
-        b.append_option(v)
+    fn push(b: &mut Self::Builder, v: &'static str) {
+        b.append_value(v)
     }
-    rows_and_nulls!();
+    string_rows_and_nulls!();
     fn finish(b: &mut Self::Builder) -> ArrayRef {
         Arc::new(b.finish())
     }
@@ -147,10 +205,10 @@ impl ColumnKind for Text {
         StringBuilder::with_capacity(capacity, 0)
     }
     #[inline]
-    fn append(b: &mut Self::Builder, v: Option<&[u8]>) {
-        b.append_option(v.and_then(|v| std::str::from_utf8(trim_nul(v)).ok()))
+    fn push(b: &mut Self::Builder, v: &[u8]) {
+        b.append_option(std::str::from_utf8(trim_nul(v)).ok())
     }
-    rows_and_nulls!();
+    string_rows_and_nulls!();
     fn finish(b: &mut Self::Builder) -> ArrayRef {
         Arc::new(b.finish())
     }
@@ -172,9 +230,10 @@ macro_rules! flow_columns {
 
         /// Arrow builders for every column of `flows`.
         pub struct FlowBuilders {
-            $( $name: <$kind as ColumnKind>::Builder, )*
-            extra: MapBuilder<StringBuilder, BinaryBuilder>,
+            $( pub(crate) $name: <$kind as ColumnKind>::Builder, )*
+            extra: ExtraColumn,
             rows: usize,
+            capacity: usize,
         }
 
         impl FlowBuilders {
@@ -182,8 +241,9 @@ macro_rules! flow_columns {
             pub fn with_capacity(capacity: usize) -> Self {
                 Self {
                     $( $name: <$kind>::builder(capacity), )*
-                    extra: new_extra_builder(capacity),
+                    extra: ExtraColumn::default(),
                     rows: 0,
+                    capacity,
                 }
             }
 
@@ -199,22 +259,19 @@ macro_rules! flow_columns {
                         if have < self.rows {
                             <$kind>::nulls(b, self.rows - have);
                         }
-                        <$kind>::append(b, Some(v));
+                        <$kind>::push(b, v);
                     }
                 )*
             }
 
-            /// Finishes the batch; the builders are empty afterwards.
+            /// Finishes the batch; the builders are empty afterwards, and the columns this
+            /// batch filled get their capacity back (Arrow hands its buffers to the arrays,
+            /// and growing them again row by row cost a fifth of the append time).
             pub fn finish(&mut self) -> RecordBatch {
-                $(
-                    let have = <$kind>::rows(&self.$name);
-                    if have < self.rows {
-                        <$kind>::nulls(&mut self.$name, self.rows - have);
-                    }
-                )*
+                let (rows, capacity) = (self.rows, self.capacity);
                 let columns: Vec<ArrayRef> = vec![
-                    $( <$kind>::finish(&mut self.$name), )*
-                    Arc::new(self.extra.finish()),
+                    $( finish_column::<$kind>(&mut self.$name, rows, capacity), )*
+                    self.extra.finish(rows),
                 ];
                 self.rows = 0;
                 RecordBatch::try_new(flows_schema(), columns)
@@ -303,12 +360,104 @@ flow_columns! {
     traffic_class: Label;
 }
 
+/// Pads column `b` with nulls up to `row`, then appends `v` there.
+#[inline(always)]
+pub(crate) fn push_at<K: ColumnKind>(b: &mut K::Builder, row: usize, v: K::Value<'_>) {
+    let have = K::rows(b);
+    if have < row {
+        K::nulls(b, row - have);
+    }
+    K::push(b, v);
+}
+
+/// Pads column `b` with nulls up to `row`, then appends `values` from there on.
+#[inline(always)]
+pub(crate) fn fill<'a, K: ColumnKind>(
+    b: &mut K::Builder,
+    row: usize,
+    values: impl Iterator<Item = K::Value<'a>>,
+) {
+    let have = K::rows(b);
+    if have < row {
+        K::nulls(b, row - have);
+    }
+    for v in values {
+        K::push(b, v);
+    }
+}
+
+/// Finishes one column of `rows` rows. A column no row set becomes one null array without
+/// touching a value buffer (a source fills about a third of the columns); a column that
+/// was used gets a fresh builder of the batch's capacity.
+fn finish_column<K: ColumnKind>(b: &mut K::Builder, rows: usize, capacity: usize) -> ArrayRef {
+    let have = K::rows(b);
+    if have == 0 {
+        return new_null_array(&K::data_type(), rows);
+    }
+    if have < rows {
+        K::nulls(b, rows - have);
+    }
+    let array = K::finish(b);
+    *b = K::builder(capacity);
+    array
+}
+
 fn extra_field_names() -> MapFieldNames {
     MapFieldNames { entry: "entries".into(), key: "key".into(), value: "value".into() }
 }
 
-fn new_extra_builder(capacity: usize) -> MapBuilder<StringBuilder, BinaryBuilder> {
-    MapBuilder::with_capacity(Some(extra_field_names()), StringBuilder::new(), BinaryBuilder::new(), capacity)
+/// The `extra` map column. Most rows have no entries, so a row costs nothing until one
+/// has: the offsets of the rows before it are filled in then, in bulk.
+#[derive(Default)]
+struct ExtraColumn {
+    keys: StringBuilder,
+    values: BinaryBuilder,
+    /// Entry offsets of rows `0..offsets.len() - 1` (empty until the first entry).
+    offsets: Vec<i32>,
+}
+
+impl ExtraColumn {
+    /// Adds `row`'s entries (`row` counts rows appended before it).
+    #[inline]
+    fn push<'k, 'v>(&mut self, row: usize, entries: impl IntoIterator<Item = (&'k str, &'v [u8])>) {
+        let mut entries = entries.into_iter().peekable();
+        if entries.peek().is_none() {
+            return;
+        }
+        self.pad(row);
+        for (k, v) in entries {
+            self.keys.append_value(k);
+            self.values.append_value(v);
+        }
+        self.offsets.push(self.entries());
+    }
+
+    fn entries(&self) -> i32 {
+        i32::try_from(arrow::array::ArrayBuilder::len(&self.keys)).unwrap_or(i32::MAX)
+    }
+
+    /// Offsets for the rows without entries up to `rows`.
+    fn pad(&mut self, rows: usize) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        let end = self.entries();
+        self.offsets.resize(rows + 1, end);
+    }
+
+    fn finish(&mut self, rows: usize) -> ArrayRef {
+        self.pad(rows);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
+        let DataType::Map(entry_field, _) = extra_data_type() else { unreachable!("extra is a map") };
+        let DataType::Struct(fields) = entry_field.data_type().clone() else { unreachable!("entries") };
+        let keys: ArrayRef = Arc::new(self.keys.finish());
+        let values: ArrayRef = Arc::new(self.values.finish());
+        let entries = StructArray::new(fields, vec![keys, values], None);
+        Arc::new(
+            MapArray::try_new(entry_field, offsets, entries, None, false)
+                .expect("offsets and entries are built together"),
+        )
+    }
 }
 
 fn extra_data_type() -> DataType {
@@ -342,13 +491,23 @@ impl FlowBuilders {
         extra: impl IntoIterator<Item = (&'k str, &'v [u8])>,
     ) {
         self.append_columns(row);
-        for (k, v) in extra {
-            self.extra.keys().append_value(k);
-            self.extra.values().append_value(v);
-        }
-        // Only fails when keys and values disagree in length, which the loop rules out.
-        let _ = self.extra.append(true);
+        self.extra.push(self.rows, extra);
         self.rows += 1;
+    }
+
+    /// Column-first decoders fill columns for `n` rows starting at [`FlowBuilders::len`]
+    /// (with [`fill`] and [`push_at`]), then commit them here.
+    pub(crate) fn commit_rows(&mut self, n: usize) {
+        self.rows += n;
+    }
+
+    /// `row`'s entries in `extra`, for column-first decoders (rows in ascending order).
+    pub(crate) fn push_extra<'k, 'v>(
+        &mut self,
+        row: usize,
+        entries: impl IntoIterator<Item = (&'k str, &'v [u8])>,
+    ) {
+        self.extra.push(row, entries);
     }
 
     /// Rows appended since the last [`FlowBuilders::finish`].

@@ -5,6 +5,7 @@
 //! [`FlowBuilders`]. v9 and IPFIX share the template machinery in [`sets`]; v5/v7 use the
 //! `netflow_parser` crate, which is as fast as hand code for fixed records.
 
+pub mod columnar;
 pub mod finalize;
 pub mod ie;
 pub mod ipfix;
@@ -67,6 +68,9 @@ pub struct DecoderConfig {
     pub pending_max_bytes: usize,
     pub pending_max_sets: usize,
     pub sampling_overrides: HashMap<Addr16, SamplingOverride>,
+    /// Decode simple templates column by column (see `columnar`); off only to compare
+    /// with the row path in tests.
+    pub columnar: bool,
 }
 
 impl Default for DecoderConfig {
@@ -76,6 +80,7 @@ impl Default for DecoderConfig {
             pending_max_bytes: 16 << 20,
             pending_max_sets: 16_384,
             sampling_overrides: HashMap::new(),
+            columnar: true,
         }
     }
 }

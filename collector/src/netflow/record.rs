@@ -109,23 +109,23 @@ pub fn be_uint(v: &[u8]) -> Option<u64> {
 }
 
 /// A count of `unit`-µs ticks as µs; hostile values saturate instead of overflowing.
-fn to_us(ticks: u64, unit: i64) -> i64 {
+pub(super) fn to_us(ticks: u64, unit: i64) -> i64 {
     i64::try_from(ticks).unwrap_or(i64::MAX).saturating_mul(unit)
 }
 
 /// Converts an NTP timestamp (seconds since 1900 and a 2^-32 fraction) to µs since 1970.
-fn ntp_to_us(v: u64) -> i64 {
+pub(super) fn ntp_to_us(v: u64) -> i64 {
     const NTP_TO_UNIX_S: i64 = 2_208_988_800;
     let secs = (v >> 32) as i64 - NTP_TO_UNIX_S;
     let frac_us = ((v & 0xFFFF_FFFF) * 1_000_000) >> 32;
     secs * 1_000_000 + frac_us as i64
 }
 
-fn v4(v: &[u8]) -> Option<Addr16> {
+pub(super) fn v4(v: &[u8]) -> Option<Addr16> {
     Some(addr::from_v4_bytes(v.try_into().ok()?))
 }
 
-fn v6(v: &[u8]) -> Option<Addr16> {
+pub(super) fn v6(v: &[u8]) -> Option<Addr16> {
     v.try_into().ok()
 }
 
@@ -297,7 +297,7 @@ fn set_addr(slot: &mut Option<Addr16>, v: Option<Addr16>) -> bool {
 /// An address field of the other family after a real one is the inner header's (Cisco
 /// SRv6 templates: outer IPv6, then the inner IPv4 5-tuple); after an all-zero one it is
 /// the real address (Cisco v9 templates carry both families, one zeroed).
-#[inline]
+#[inline(always)]
 fn outer_or_inner(outer: &mut Option<Addr16>, inner: &mut Option<Addr16>, v: Option<Addr16>) -> bool {
     match (*outer, v) {
         (Some(o), Some(a)) if !is_unspecified(&o) && !is_unspecified(&a) && inner.is_none() => {
@@ -323,7 +323,7 @@ fn be_float(v: &[u8]) -> Option<f64> {
 /// forwardingStatus is unsigned32 with the meaning in the low byte; when a long encoding
 /// has a zero low byte and a non-zero top byte the exporter used the RFC 7270 drawing, so
 /// the top byte is taken (domain.md §5.1).
-fn forwarding_status(v: u64) -> u8 {
+pub(super) fn forwarding_status(v: u64) -> u8 {
     let low = (v & 0xFF) as u8;
     if low == 0 && v > 0xFF {
         let mut top = v;

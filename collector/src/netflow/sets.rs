@@ -4,11 +4,11 @@
 use crate::schema::FlowBuilders;
 use crate::stats::ErrorReason;
 
-use super::finalize;
 use super::record::{self, Fields};
 use super::state::{Scope, TemplateKey};
 use super::template::{FieldSpec, Template};
 use super::{Decoder, MsgContext, Outcome};
+use super::{columnar, finalize};
 
 /// Which template layout a set uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +170,12 @@ pub fn data_set(
         let plan = plan.clone();
         return Some(options_set(dec, ctx, key.scope, &plan, body));
     }
+    let set = finalize::SetContext::new(ctx, key.scope, state, config);
+    if let Some(cp) = plan.columnar.as_ref().filter(|_| config.columnar) {
+        let n = columnar::decode_set(cp, plan, body, &set, stats, out);
+        outcome.records += n as u64;
+        return Some(n as u32);
+    }
     let mut pos = 0;
     let mut n = 0u32;
     while body.len() - pos >= plan.min_len {
@@ -179,7 +185,7 @@ pub fn data_set(
             Ok(end) => {
                 pos = end;
                 n += 1;
-                finalize::flow(&mut f, ctx, key.scope, state, config, stats);
+                finalize::flow(&mut f, &set, state, stats);
                 out.append(
                     &f.row,
                     extras

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::columnar::ColumnPlan;
 use super::ie::{self, Target, VARLEN};
 
 /// One field specifier of a template.
@@ -48,6 +49,8 @@ pub struct Plan {
     /// Smallest possible record length (a variable-length field takes at least 1 byte).
     pub min_len: usize,
     pub is_options: bool,
+    /// The column-first form, when the template allows it.
+    pub columnar: Option<ColumnPlan>,
 }
 
 /// Ids of the standard 5-tuple fields that OVS tunnel templates use for the inner packet.
@@ -119,7 +122,16 @@ impl Plan {
                 min_len += f.len as usize;
             }
         }
-        Plan { ops, keys, fixed_len: all_fixed.then_some(fixed), min_len, is_options: t.options }
+        let mut plan = Plan {
+            ops,
+            keys,
+            fixed_len: all_fixed.then_some(fixed),
+            min_len,
+            is_options: t.options,
+            columnar: None,
+        };
+        plan.columnar = ColumnPlan::compile(&plan);
+        plan
     }
 }
 

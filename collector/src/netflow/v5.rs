@@ -128,7 +128,8 @@ pub fn decode(
     );
     outcome.lost += s.lost;
     dec.stats.sequence_resets += s.reset as u64;
-    let rate = finalize::choose_rate(Some(rate), &ctx, &dec.config, &mut dec.stats);
+    let configured = dec.config.sampling_overrides.get(&exporter).copied();
+    let rate = finalize::choose_rate(Some(rate), configured, &mut dec.stats, recs.len() as u64);
     for r in &recs {
         let mut f = Fields::default();
         fill(&mut f, r, &ctx);
