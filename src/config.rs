@@ -46,7 +46,7 @@ impl Default for Collector {
             receive_buffer_bytes: 32 << 20,
             batch_rows: 65_536,
             batch_interval_ms: 1_000,
-            queue_batches: 64,
+            queue_batches: 16,
             state_file: None,
             state_save_interval_secs: 60,
         }
@@ -67,8 +67,8 @@ impl Default for Store {
         Self {
             data_dir: PathBuf::from("data"),
             flush_interval_secs: 10,
-            max_buffered_rows: 1 << 20,
-            codec: "zstd:1".into(),
+            max_buffered_rows: 1 << 18,
+            codec: "snappy".into(),
         }
     }
 }
@@ -191,7 +191,7 @@ impl Config {
         let mut s = StoreConfig::new(data_dir);
         s.flush_interval = std::time::Duration::from_secs(self.store.flush_interval_secs.max(1));
         s.max_buffered_rows = self.store.max_buffered_rows.max(1);
-        s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Zstd(1));
+        s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Snappy);
         s
     }
 }

@@ -1,5 +1,6 @@
 //! The `plumb` binary: parse the command line and hand over to a subcommand.
 
+mod allocator;
 mod cli;
 mod commands;
 mod config;
@@ -8,6 +9,7 @@ mod input;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    allocator::keep_freed_memory();
     let cli = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLUMB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

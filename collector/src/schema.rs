@@ -69,7 +69,12 @@ impl<T: Copy + Default> FixedColumn<T> {
 
     /// The values and validity so far; the column is empty afterwards.
     fn take(&mut self) -> (Vec<T>, Option<NullBuffer>) {
-        let values = std::mem::take(&mut self.values);
+        let mut values = std::mem::take(&mut self.values);
+        // A batch cut by time holds few rows: do not let it pin a full batch's memory
+        // while it waits in a sink queue.
+        if values.len() < values.capacity() / 2 {
+            values.shrink_to_fit();
+        }
         let nulls = self.valid.take().map(|mut v| NullBuffer::new(v.finish()));
         (values, nulls)
     }

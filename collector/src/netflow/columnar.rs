@@ -3,7 +3,7 @@
 //! Each field is read for all records of the set in one tight loop straight into its
 //! column, and the per-set values (exporter, sampling, time base) are filled in bulk:
 //! this is what keeps the decoder within reach of one hard-wired to the template
-//! (decision 0001).
+//! (decision 0003).
 //!
 //! It must give exactly what the row path ([`super::record`] and [`super::finalize`])
 //! gives. [`ColumnPlan::compile`] accepts only templates for which that is evident field

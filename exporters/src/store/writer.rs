@@ -70,8 +70,8 @@ impl StoreConfig {
         Self {
             data_dir: data_dir.into(),
             flush_interval: Duration::from_secs(10),
-            max_buffered_rows: 1 << 20,
-            codec: Codec::Zstd(1),
+            max_buffered_rows: 1 << 18,
+            codec: Codec::Snappy,
         }
     }
 }
@@ -233,9 +233,13 @@ fn split_by_hour(batch: &RecordBatch, hours: &[Hour]) -> std::io::Result<Vec<(Ho
     Ok(out)
 }
 
+/// Flush files: no dictionaries (interning every value cost a third of the write time and
+/// saved under 5 % of the bytes once zstd compresses the plain repeats), page statistics
+/// for pruning (decision 0004).
 fn writer_properties(codec: Codec) -> WriterProperties {
     WriterProperties::builder()
         .set_compression(codec.parquet())
+        .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::Page)
         .build()
 }
