@@ -302,6 +302,8 @@ macro_rules! flow_columns {
 flow_columns! {
     /// When plumb received the datagram (or the capture timestamp, for files).
     time_received: Ts, required;
+    /// The export time in the message header: what the flow times are judged against.
+    time_exported: Ts;
     flow_start: Ts;
     flow_end: Ts;
     /// The device that sent the export (its UDP source address).

@@ -251,6 +251,7 @@ fn per_set<'a, I: Iterator<Item = &'a [u8]>>(
     use schema::fill;
     let ctx = set.msg;
     fill::<Ts>(&mut out.time_received, row, std::iter::repeat_n(ctx.received_us, n));
+    fill::<Ts>(&mut out.time_exported, row, std::iter::repeat_n(ctx.export_us(), n));
     fill::<Addr>(&mut out.exporter, row, std::iter::repeat_n(ctx.exporter, n));
     fill::<U32>(&mut out.observation_domain, row, std::iter::repeat_n(ctx.domain, n));
     fill::<Label>(&mut out.source_kind, row, std::iter::repeat_n(ctx.kind.as_str(), n));

@@ -38,6 +38,7 @@ pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &
     let ctx = set.msg;
     let r = &mut f.row;
     r.time_received = Some(ctx.received_us);
+    r.time_exported = Some(ctx.export_us());
     r.exporter = Some(ctx.exporter);
     r.observation_domain = Some(ctx.domain);
     r.source_kind = Some(ctx.kind.as_str());

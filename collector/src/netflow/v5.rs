@@ -166,6 +166,7 @@ fn fill(f: &mut Fields<'_>, r: &Common, ctx: &MsgContext) {
     let abs = |t: u32| export_us - uptime.wrapping_sub(t) as i64 * 1_000;
     let row = &mut f.row;
     row.time_received = Some(ctx.received_us);
+    row.time_exported = Some(ctx.export_us());
     row.exporter = Some(ctx.exporter);
     row.observation_domain = Some(ctx.domain);
     row.source_kind = Some(ctx.kind.as_str());

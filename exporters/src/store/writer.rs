@@ -178,6 +178,10 @@ impl FlowStore {
         Ok(report)
     }
 
+    /// The hour of each row's flow end, when that end is plausible against the message's
+    /// export time (the receive time where a source has none); the receive hour otherwise.
+    /// Judging by the export time keeps a replayed or late-delivered day in its own hours;
+    /// the receive time stays the fallback because it is the one clock plumb owns.
     fn partition_keys(&mut self, batch: &RecordBatch) -> Vec<Hour> {
         let ts = |name: &str| {
             batch
@@ -187,12 +191,18 @@ impl FlowStore {
         let (Some(end), Some(recv)) = (ts("flow_end"), ts("time_received")) else {
             return vec![Hour::of_us(now_us()); batch.num_rows()];
         };
+        let exported = ts("time_exported");
         (0..batch.num_rows())
             .map(|i| {
                 let r = recv.value(i);
+                let reference = match &exported {
+                    Some(x) if x.is_valid(i) => x.value(i),
+                    _ => r,
+                };
                 if end.is_valid(i) {
                     let e = end.value(i);
-                    if e >= r.saturating_sub(PLAUSIBLE_PAST_US) && e <= r.saturating_add(PLAUSIBLE_FUTURE_US)
+                    if e >= reference.saturating_sub(PLAUSIBLE_PAST_US)
+                        && e <= reference.saturating_add(PLAUSIBLE_FUTURE_US)
                     {
                         return Hour::of_us(e);
                     }
@@ -344,6 +354,35 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert!(files[0].to_string_lossy().contains("date=2025-03-03/hour=11/flush-"));
         assert!(files[1].to_string_lossy().contains("date=2025-03-03/hour=13/flush-"));
+    }
+
+    #[test]
+    fn a_replayed_day_is_judged_by_its_export_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
+        let h = HOUR_US;
+        let recv = 1_741_009_500_000_000; // 2025-03-03 13:45, received now
+        let exported = recv - 10 * 24 * h; // exported ten days earlier (a replay)
+        let mut b = FlowBuilders::with_capacity(2);
+        for end in [exported - 3 * h, exported - 40 * 24 * h] {
+            let row = FlowRow {
+                time_received: Some(recv),
+                time_exported: Some(exported),
+                flow_end: Some(end),
+                exporter: Some(addr::parse_text("10.0.0.1").unwrap()),
+                source_kind: Some("ipfix"),
+                ..Default::default()
+            };
+            b.append(&row, []);
+        }
+        s.push(&b.finish()).unwrap();
+        s.flush().unwrap();
+        // The first is plausible against its export time: its own hour (2025-02-21 10h);
+        // the second is not: the receive hour.
+        assert_eq!(s.implausible_rows, 1);
+        let files = parquet_files(dir.path());
+        assert!(files[0].to_string_lossy().contains("date=2025-02-21/hour=10/flush-"), "{files:?}");
+        assert!(files[1].to_string_lossy().contains("date=2025-03-03/hour=13/flush-"), "{files:?}");
     }
 
     #[test]
