@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod collect;
+mod generate;
 mod ingest;
 mod query;
 mod replay;
@@ -13,6 +14,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Ingest(a) => ingest::run(a),
         Command::Query(a) => query::run(a),
         Command::Replay(a) => replay::run(a),
+        Command::Generate(a) => generate::run(a),
     }
 }
 
