@@ -69,4 +69,21 @@ fn a_generated_day_goes_through_the_collector_into_its_hours() {
     ));
     assert!(top_source_share > 0.01, "heaviest source {top_source_share}");
     assert_eq!(query(&data, "SELECT count(DISTINCT exporter) AS n FROM flows"), "n\n4\n");
+
+    // The same day straight into a store that flushes every 50,000 rows: every flush
+    // counts in what ingest reports.
+    let config = dir.path().join("plumb.toml");
+    std::fs::write(&config, "[store]\nmax_buffered_rows = 50000\n").unwrap();
+    let store = dir.path().join("ingested");
+    let text = process::run(&[
+        "ingest",
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        store.to_str().unwrap(),
+        c.to_str().unwrap(),
+    ]);
+    assert!(text.contains(&format!("{FLOWS} flow records, {FLOWS} rows in ")), "{text}");
+    assert_eq!(query(&store, "SELECT count(*) AS n FROM flows"), format!("n\n{FLOWS}\n"));
 }

@@ -7,7 +7,7 @@ use plumb_collector::addr;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::schema::FlowBuilders;
 use plumb_collector::stats::{DecodeStats, ErrorReason};
-use plumb_exporters::store::FlowStore;
+use plumb_exporters::store::{FlowStore, FlushReport};
 
 use crate::cli::IngestArgs;
 use crate::config::Config;
@@ -35,6 +35,8 @@ pub fn run(a: IngestArgs) -> Result<()> {
     let mut out = FlowBuilders::with_capacity(BATCH_ROWS);
     let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
     let mut stats = DecodeStats::default();
+    // The store flushes on its own when its buffer fills: every flush counts.
+    let mut committed = FlushReport::default();
     for path in &a.files {
         bar.set_message(path.display().to_string());
         let mut store_err = None;
@@ -50,7 +52,10 @@ pub fn run(a: IngestArgs) -> Result<()> {
                 records += o.records;
                 lost += o.lost;
                 if out.len() >= BATCH_ROWS && store_err.is_none() {
-                    store_err = store.push(&out.finish()).err();
+                    match store.push(&out.finish()) {
+                        Ok(flushed) => committed.add(flushed),
+                        Err(e) => store_err = Some(e),
+                    }
                 }
             },
         )?;
@@ -68,9 +73,10 @@ pub fn run(a: IngestArgs) -> Result<()> {
         }
     }
     if !out.is_empty() {
-        store.push(&out.finish())?;
+        committed.add(store.push(&out.finish())?);
     }
-    let report = store.flush()?;
+    committed.add(Some(store.flush()?));
+    let report = committed;
     bar.finish_and_clear();
     let s = dec.stats.take();
     merge(&mut stats, &s);

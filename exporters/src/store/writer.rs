@@ -85,6 +85,18 @@ pub struct FlushReport {
     pub seconds: f64,
 }
 
+impl FlushReport {
+    /// Adds what another flush committed (if it ran).
+    pub fn add(&mut self, other: Option<FlushReport>) {
+        if let Some(o) = other {
+            self.rows += o.rows;
+            self.bytes += o.bytes;
+            self.files += o.files;
+            self.seconds += o.seconds;
+        }
+    }
+}
+
 /// The Parquet sink of the `flows` table.
 pub struct FlowStore {
     cfg: StoreConfig,
