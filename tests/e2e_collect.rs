@@ -85,14 +85,10 @@ fn write_traffic(path: &Path) -> Totals {
 
 /// What the store holds per (src, dst, protocol): packets and bytes.
 fn stored_totals(data: &Path) -> Totals {
-    let out = process::run(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
+    let out = process::query_csv(
+        data,
         "SELECT src_addr, dst_addr, protocol, sum(packets) AS p, sum(bytes) AS b FROM flows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-    ]);
+    );
     out.lines()
         .skip(1)
         .map(|l| {
@@ -107,14 +103,7 @@ fn stored_totals(data: &Path) -> Totals {
 
 /// Rows in the store, through `plumb query`.
 fn stored_rows(data: &Path) -> u64 {
-    let out = process::run(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
-        "SELECT count(*) FROM flows",
-    ]);
+    let out = process::query_csv(data, "SELECT count(*) FROM flows");
     out.lines().nth(1).unwrap().parse().unwrap()
 }
 
@@ -208,29 +197,21 @@ fn templates_survive_a_restart() {
     }
     c.wait_metrics(30, "5 records", |m| process::sum_metric(m, "plumb_flow_records_total") >= 5.0);
     c.stop();
-    let out = process::run(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
+    let out = process::query_csv(
+        &data,
         "SELECT src_addr, dst_port, bytes FROM flows ORDER BY flow_end, dst_port, src_addr",
-    ]);
+    );
     assert_eq!(
         out,
         "src_addr,dst_port,bytes\n172.18.65.21,5985,100\n172.18.65.91,138,229\n172.18.65.91,138,229\n172.18.65.21,5355,104\nfe80::5187:5cd8:d750:cdc9,5355,144\n"
     );
     // Exported years ago and replayed now: judged by their export times, the flows land
     // in the hours they ended, not in the hour of the replay.
-    let misfiled = process::run(&[
-        "query",
-        "--data",
-        data.to_str().unwrap(),
-        "--format",
-        "csv",
+    let misfiled = process::query_csv(
+        &data,
         "SELECT count(*) AS n FROM flows \
          WHERE date <> to_char(flow_end, '%Y-%m-%d') OR CAST(hour AS INT) <> date_part('hour', flow_end)",
-    ]);
+    );
     assert_eq!(misfiled, "n\n0\n");
 }
 

@@ -37,7 +37,7 @@ impl Drop for Lab {
 }
 
 fn query(data: &Path, sql: &str) -> String {
-    process::run(&["query", "--data", data.to_str().unwrap(), "--format", "csv", sql])
+    process::query_csv(data, sql)
 }
 
 #[test]

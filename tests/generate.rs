@@ -27,7 +27,7 @@ fn generate(dir: &std::path::Path, name: &str, seed: &str) -> std::path::PathBuf
 }
 
 fn query(data: &std::path::Path, sql: &str) -> String {
-    process::run(&["query", "--data", data.to_str().unwrap(), "--format", "csv", sql])
+    process::query_csv(data, sql)
 }
 
 #[test]

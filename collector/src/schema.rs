@@ -80,6 +80,26 @@ impl<T: Copy + Default> FixedColumn<T> {
     }
 }
 
+/// The `ColumnKind` methods every `FixedColumn`-backed kind forwards.
+macro_rules! fixed_column_methods {
+    ($value:ty) => {
+        fn builder(capacity: usize) -> Self::Builder {
+            FixedColumn::with_capacity(capacity)
+        }
+        #[inline(always)]
+        fn push(b: &mut Self::Builder, v: $value) {
+            b.push(v)
+        }
+        #[inline(always)]
+        fn rows(b: &Self::Builder) -> usize {
+            b.values.len()
+        }
+        fn nulls(b: &mut Self::Builder, n: usize) {
+            b.nulls(n)
+        }
+    };
+}
+
 macro_rules! primitive_kind {
     ($kind:ident, $native:ty, $arrow:ty, $dt:expr) => {
         pub struct $kind;
@@ -89,20 +109,7 @@ macro_rules! primitive_kind {
             fn data_type() -> DataType {
                 $dt
             }
-            fn builder(capacity: usize) -> Self::Builder {
-                FixedColumn::with_capacity(capacity)
-            }
-            #[inline(always)]
-            fn push(b: &mut Self::Builder, v: $native) {
-                b.push(v)
-            }
-            #[inline(always)]
-            fn rows(b: &Self::Builder) -> usize {
-                b.values.len()
-            }
-            fn nulls(b: &mut Self::Builder, n: usize) {
-                b.nulls(n)
-            }
+            fixed_column_methods!($native);
             fn finish(b: &mut Self::Builder) -> ArrayRef {
                 let (values, nulls) = b.take();
                 Arc::new(primitive_array::<$arrow>(values, nulls).with_data_type($dt))
@@ -138,20 +145,7 @@ macro_rules! fixed_kind {
             fn data_type() -> DataType {
                 DataType::FixedSizeBinary($len as i32)
             }
-            fn builder(capacity: usize) -> Self::Builder {
-                FixedColumn::with_capacity(capacity)
-            }
-            #[inline(always)]
-            fn push(b: &mut Self::Builder, v: [u8; $len]) {
-                b.push(v)
-            }
-            #[inline(always)]
-            fn rows(b: &Self::Builder) -> usize {
-                b.values.len()
-            }
-            fn nulls(b: &mut Self::Builder, n: usize) {
-                b.nulls(n)
-            }
+            fixed_column_methods!([u8; $len]);
             fn finish(b: &mut Self::Builder) -> ArrayRef {
                 let (values, nulls) = b.take();
                 let bytes = Buffer::from_vec(values.into_flattened());

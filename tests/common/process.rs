@@ -24,6 +24,11 @@ pub fn run(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `plumb query --format csv SQL` over the store at `data`; returns the CSV.
+pub fn query_csv(data: &Path, sql: &str) -> String {
+    run(&["query", "--data", data.to_str().unwrap(), "--format", "csv", sql])
+}
+
 /// A free UDP port on loopback (also free for TCP, as far as can be told).
 pub fn free_port() -> u16 {
     loop {

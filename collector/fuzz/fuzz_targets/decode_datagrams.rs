@@ -1,14 +1,16 @@
-//! One stateful decoder fed a sequence of datagrams cut from the fuzzer's input: the first
-//! byte picks the exporter, the next two the length of each datagram. Templates learnt from
-//! one datagram apply to the next, as on a real socket.
+//! Two stateful decoders fed the same sequence of datagrams cut from the fuzzer's input
+//! (the first byte of each picks the exporter, the next two its length), one with
+//! column-first decoding and one with the row path only: neither may panic, and both must
+//! give the same batch. Templates learnt from one datagram apply to the next, as on a
+//! real socket.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use plumb_collector::netflow::{Decoder, DecoderConfig};
 use plumb_collector::schema::FlowBuilders;
 
-fuzz_target!(|data: &[u8]| {
-    let mut dec = Decoder::new(DecoderConfig::default());
+fn decode_all(data: &[u8], columnar: bool) -> arrow::array::RecordBatch {
+    let mut dec = Decoder::new(DecoderConfig { columnar, ..Default::default() });
     let mut out = FlowBuilders::with_capacity(64);
     let mut rest = data;
     while rest.len() >= 3 {
@@ -17,6 +19,11 @@ fuzz_target!(|data: &[u8]| {
         dec.decode(&rest[3..3 + len], exporter, 0, &mut out);
         rest = &rest[3 + len..];
     }
-    let batch = out.finish();
-    assert_eq!(batch.num_columns(), plumb_collector::schema::FLOW_COLUMNS.len());
+    out.finish()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let columns = decode_all(data, true);
+    assert_eq!(columns.num_columns(), plumb_collector::schema::FLOW_COLUMNS.len());
+    assert_eq!(columns, decode_all(data, false), "column-first and row decoding differ");
 });

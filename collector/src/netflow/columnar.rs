@@ -328,16 +328,10 @@ fn icmp<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::template::{FieldSpec, Template};
     use super::*;
 
     fn plan(fields: &[(u32, u16, u16)]) -> Plan {
-        Plan::compile(&Template {
-            id: 256,
-            scope_fields: 0,
-            options: false,
-            fields: fields.iter().map(|&(pen, id, len)| FieldSpec { id, len, pen }).collect(),
-        })
+        Plan::of_fields(fields)
     }
 
     #[test]

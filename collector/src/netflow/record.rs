@@ -338,16 +338,10 @@ pub(super) fn forwarding_status(v: u64) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::template::{FieldSpec, Template};
     use super::*;
 
     fn plan(fields: &[(u32, u16, u16)]) -> Plan {
-        Plan::compile(&Template {
-            id: 256,
-            scope_fields: 0,
-            options: false,
-            fields: fields.iter().map(|&(pen, id, len)| FieldSpec { id, len, pen }).collect(),
-        })
+        Plan::of_fields(fields)
     }
 
     #[test]

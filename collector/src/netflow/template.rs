@@ -136,6 +136,19 @@ impl Plan {
 }
 
 #[cfg(test)]
+impl Plan {
+    /// The plan of a data template of `(PEN, IE id, length)` fields.
+    pub fn of_fields(fields: &[(u32, u16, u16)]) -> Plan {
+        Plan::compile(&Template {
+            id: 256,
+            scope_fields: 0,
+            options: false,
+            fields: fields.iter().map(|&(pen, id, len)| FieldSpec { id, len, pen }).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
