@@ -11,6 +11,7 @@
 #
 # usage: benches/udp_ingest.sh [RATES...]   (datagrams/s; default 40000 80000 120000 160000)
 #   DURATION=60  seconds per step     NFCAPD_BUF=67108864  nfcapd's -B
+#   KEEP=1       keep the work folder (the recorded stream) at exit
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=("${@:-40000 80000 120000 160000}")
@@ -23,7 +24,12 @@ cargo build --release --locked --bin plumb
 PLUMB="$CARGO_TARGET_DIR/release/plumb"
 work=$(mktemp -d /tmp/plumb-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Each step stores tens of millions of rows (gigabytes): steps delete their stores once
+# counted, and the work folder goes at exit unless KEEP=1.
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ "${KEEP:-0}" = 1 ]; then echo "# work files kept in $work" >&2; else rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
 # nfcapd needs a large buffer; plumb asks for its own 32 MiB (SO_RCVBUFFORCE as root).
@@ -53,6 +59,7 @@ for rate in "${RATES[@]}"; do
   rss=$(rss_kib "$cpid")
   kill -TERM "$cpid"; wait "$cpid" || true
   stored=$("$PLUMB" query --data "$data" --format csv "SELECT count(*) FROM flows" | tail -1)
+  rm -rf "$data"
   loss=$(python3 -c "print(f'{100*(1-$stored/$sent_records):.3f}')")
   printf '| plumb | %s | %s | %s | %s | %s |\n' "$rate" "$sent_records" "$stored" "$loss" "$((rss / 1024))"
 
@@ -66,7 +73,7 @@ for rate in "${RATES[@]}"; do
   rss=$(rss_kib "$npid")
   kill -TERM "$npid"; wait "$npid" || true
   nstored=$(nfdump -R "$ndir" -q -o 'fmt:%pr' 2>/dev/null | wc -l)
+  rm -rf "$ndir"
   loss=$(python3 -c "print(f'{100*(1-$nstored/$nsent_records):.3f}')")
   printf '| nfcapd | %s | %s | %s | %s | %s |\n' "$rate" "$nsent_records" "$nstored" "$loss" "$((rss / 1024))"
 done
-echo "# work files in $work" >&2
