@@ -7,13 +7,13 @@
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBufferBuilder, FixedSizeBinaryArray, MapArray, MapFieldNames,
-    PrimitiveArray, RecordBatch, StringBuilder, StructArray, new_null_array,
+    ArrayRef, BinaryBuilder, BooleanBufferBuilder, FixedSizeBinaryArray, MapArray, PrimitiveArray,
+    RecordBatch, StringBuilder, StructArray, new_null_array,
 };
 use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit,
+    TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 
 use crate::addr::{ADDR_LEN, MAC_LEN};
@@ -403,10 +403,6 @@ fn finish_column<K: ColumnKind>(b: &mut K::Builder, rows: usize, capacity: usize
     array
 }
 
-fn extra_field_names() -> MapFieldNames {
-    MapFieldNames { entry: "entries".into(), key: "key".into(), value: "value".into() }
-}
-
 /// The `extra` map column. Most rows have no entries, so a row costs nothing until one
 /// has: the offsets of the rows before it are filled in then, in bulk.
 #[derive(Default)]
@@ -449,32 +445,24 @@ impl ExtraColumn {
     fn finish(&mut self, rows: usize) -> ArrayRef {
         self.pad(rows);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
-        let DataType::Map(entry_field, _) = extra_data_type() else { unreachable!("extra is a map") };
-        let DataType::Struct(fields) = entry_field.data_type().clone() else { unreachable!("entries") };
         let keys: ArrayRef = Arc::new(self.keys.finish());
         let values: ArrayRef = Arc::new(self.values.finish());
-        let entries = StructArray::new(fields, vec![keys, values], None);
-        Arc::new(
-            MapArray::try_new(entry_field, offsets, entries, None, false)
-                .expect("offsets and entries are built together"),
-        )
+        let entries = StructArray::new(extra_entry_fields(), vec![keys, values], None);
+        Arc::new(MapArray::new(extra_entry_field(), offsets, entries, None, false))
     }
 }
 
+/// The `extra` map's entry fields: a `key` (`PEN/ID`) and the raw `value`.
+fn extra_entry_fields() -> Fields {
+    vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Binary, true)].into()
+}
+
+fn extra_entry_field() -> FieldRef {
+    Arc::new(Field::new("entries", DataType::Struct(extra_entry_fields()), false))
+}
+
 fn extra_data_type() -> DataType {
-    let names = extra_field_names();
-    let entries = Field::new(
-        names.entry,
-        DataType::Struct(
-            vec![
-                Field::new(names.key, DataType::Utf8, false),
-                Field::new(names.value, DataType::Binary, true),
-            ]
-            .into(),
-        ),
-        false,
-    );
-    DataType::Map(Arc::new(entries), false)
+    DataType::Map(extra_entry_field(), false)
 }
 
 /// The Arrow schema of `flows` (shared, built once).
