@@ -67,13 +67,7 @@ fn day_start_ms(date: &str) -> anyhow::Result<u64> {
     if !(1970..=2100).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         bail!("--date {date}: write it as YYYY-MM-DD (1970-2100)");
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if m <= 2 { (y as i64 - 1, m + 9) } else { (y as i64, m - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m as i64 + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Ok((era * 146_097 + doe - 719_468) as u64 * 86_400_000)
+    Ok(plumb_exporters::store::layout::days_from_civil(y as i64, m, d) as u64 * 86_400_000)
 }
 
 #[cfg(test)]

@@ -20,21 +20,25 @@ fn record_len(v6: bool) -> usize {
     addr + COMMON_FIELDS.iter().map(|&(_, l)| l as usize).sum::<usize>()
 }
 
-fn template_set() -> Vec<u8> {
-    let mut body = Vec::new();
-    for (id, (src, dst, len)) in [(TEMPLATE_V4, (8u16, 12u16, 4u16)), (TEMPLATE_V6, (27, 28, 16))] {
-        body.extend(id.to_be_bytes());
-        body.extend(((COMMON_FIELDS.len() + 2) as u16).to_be_bytes());
-        for (ie, l) in [(src, len), (dst, len)].into_iter().chain(COMMON_FIELDS.iter().copied()) {
-            body.extend(ie.to_be_bytes());
-            body.extend(l.to_be_bytes());
+/// The template set every few messages carry, built once.
+fn template_set() -> &'static [u8] {
+    static SET: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut body = Vec::new();
+        for (id, (src, dst, len)) in [(TEMPLATE_V4, (8u16, 12u16, 4u16)), (TEMPLATE_V6, (27, 28, 16))] {
+            body.extend(id.to_be_bytes());
+            body.extend(((COMMON_FIELDS.len() + 2) as u16).to_be_bytes());
+            for (ie, l) in [(src, len), (dst, len)].into_iter().chain(COMMON_FIELDS.iter().copied()) {
+                body.extend(ie.to_be_bytes());
+                body.extend(l.to_be_bytes());
+            }
         }
-    }
-    let mut set = Vec::with_capacity(body.len() + 4);
-    set.extend(2u16.to_be_bytes());
-    set.extend(((body.len() + 4) as u16).to_be_bytes());
-    set.extend(body);
-    set
+        let mut set = Vec::with_capacity(body.len() + 4);
+        set.extend(2u16.to_be_bytes());
+        set.extend(((body.len() + 4) as u16).to_be_bytes());
+        set.extend(body);
+        set
+    })
 }
 
 fn put_record(out: &mut Vec<u8>, f: &Flow) {

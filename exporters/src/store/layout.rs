@@ -45,6 +45,17 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// [`civil_from_days`]).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m as i64 + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// The folder of one hour of a table.
 pub fn partition_dir(data: &Path, table: &str, hour: Hour) -> PathBuf {
     data.join(table).join(hour.dir())
@@ -73,6 +84,14 @@ mod tests {
         assert_eq!(Hour::of_us(-1).dir(), "date=1969-12-31/hour=23");
         // 2000-02-29 (leap day)
         assert_eq!(Hour::of_us(951_782_400_000_000).dir(), "date=2000-02-29/hour=00");
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-719_468, -1, 0, 11_016, 20_150, 47_482] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
     }
 
     #[test]
