@@ -56,24 +56,11 @@ fn every_flow_file_yields_its_expected_records() {
     assert!(total > 800, "the corpus holds over 800 flow records, decoded {total}");
 }
 
-fn all_files(dir: PathBuf, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            all_files(p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 /// Every file of the corpus, whatever it holds, through one decoder as raw datagrams and
 /// as captures: no panic, and errors are counted, not thrown.
 #[test]
 fn no_file_of_the_corpus_panics_the_decoder() {
-    let mut files = Vec::new();
-    all_files(common::shared().join("fixtures"), &mut files);
-    files.sort();
+    let files = common::files_under(&common::shared().join("fixtures"));
     assert!(files.len() > 150);
     let mut dec = Decoder::new(DecoderConfig::default());
     for f in &files {
@@ -138,9 +125,7 @@ fn column_first_decoding_equals_the_row_path() {
         .into_values()
         .map(|rows| rows.iter().map(|r| common::public(&r.file)).collect())
         .collect();
-    let mut files = Vec::new();
-    all_files(common::shared().join("fixtures"), &mut files);
-    files.sort();
+    let files = common::files_under(&common::shared().join("fixtures"));
     groups.extend(files.into_iter().map(|f| vec![f]));
     let (mut simple_templates, mut rows, mut failures) = (0, 0, Vec::new());
     for paths in &groups {

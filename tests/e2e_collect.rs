@@ -299,15 +299,7 @@ fn a_crash_leaves_no_torn_file() {
     // A clean run afterwards removes leftovers of interrupted writes.
     let c = Collector::start_with(&data, port, &[]);
     c.stop();
-    let mut stack = vec![data.join("flows")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                assert!(p.extension().is_some_and(|x| x == "parquet"), "leftover {}", p.display());
-            }
-        }
+    for p in common::files_under(&data.join("flows")) {
+        assert!(p.extension().is_some_and(|x| x == "parquet"), "leftover {}", p.display());
     }
 }

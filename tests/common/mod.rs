@@ -31,6 +31,19 @@ pub fn ovs(rel: &str) -> PathBuf {
     shared().join("fixtures/ovs").join(rel)
 }
 
+/// Every file below `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let (mut files, mut stack) = (Vec::new(), vec![dir.to_path_buf()]);
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() { stack.push(p) } else { files.push(p) }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// Export ports `plumb ingest` looks at in captures.
 pub const EXPORT_PORTS: &[u16] = &[2055, 2100, 4739, 4740, 6343, 9995, 9996, 9990, 9991, 9992, 8096];
 
