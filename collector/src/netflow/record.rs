@@ -360,6 +360,19 @@ mod tests {
     }
 
     #[test]
+    fn zero_length_fields_cost_nothing_per_record() {
+        let mut fields = vec![(0, 4, 1)];
+        fields.extend((0..5_000).map(|i| (0, 1000 + i as u16, 0)));
+        let p = plan(&fields);
+        let mut extras = Vec::new();
+        for pos in 0..100 {
+            let mut f = Fields::default();
+            assert_eq!(decode(&p, &[6; 100], pos, &mut f, &mut extras), Ok(pos + 1));
+        }
+        assert!(extras.is_empty());
+    }
+
+    #[test]
     fn long_varlen_form_and_truncation() {
         let p = plan(&[(0, 83, VARLEN)]);
         let mut data = vec![255, 1, 0];

@@ -91,6 +91,10 @@ impl Plan {
         let (mut fixed, mut min_len, mut all_fixed) = (0usize, 0usize, true);
         for f in &t.fields {
             let mut target = match ie::lookup(f.pen, f.id) {
+                // A zero-length field carries nothing. Sent to `extra`, thousands of them
+                // in a template with one-byte records would turn a 64 kB datagram into
+                // gigabytes of empty entries.
+                _ if f.len == 0 => Target::Padding,
                 Some(e) if ie::fits(e.shape, f.len) => e.target,
                 _ => Target::Extra,
             };
