@@ -125,11 +125,13 @@ impl Day {
         }
     }
 
-    /// Spreads host numbers over their block so heavy hitters are not neighbours.
+    /// Spreads host numbers over 64 /16 networks from `block` on, so heavy hitters are not
+    /// neighbours and a /16 holds a small share of the hosts (CIDR questions select).
     fn v4(block: [u8; 2], host: usize, n: usize) -> [u8; 16] {
-        let h = (host * 7_919 % n + 1) as u32;
+        let h = host * 7_919 % n + 1;
+        let (net, rest) = ((h % 64) as u8, (h / 64) as u16);
         let mut a = [0u8; 16];
-        a[..4].copy_from_slice(&[block[0], block[1] | (h >> 16) as u8, (h >> 8) as u8, h as u8]);
+        a[..4].copy_from_slice(&[block[0], block[1].wrapping_add(net), (rest >> 8) as u8, rest as u8]);
         a
     }
 
