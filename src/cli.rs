@@ -42,14 +42,17 @@ Decoder state is carried across the files in argument order, so give template fi
 The collector's state file is read only with --state.\n\n\
 Example:\n    plumb ingest vds_tpl.dat vds_data.dat capture.pcap --data ./data")]
     Ingest(IngestArgs),
-    /// Run SQL over the store (table `flows`).
+    /// Run SQL over the store (tables `flows`, `flows_1m`, `interfaces_1m`).
     #[command(
         long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
-(see the README for its columns); `date` and `hour` are its partition columns.\n\n\
+(see the README for its columns); `flows_1m` sums flows, packets and bytes per minute, exporter, protocol and traffic \
+class, and `interfaces_1m` per minute, exporter, interface and direction ('in'/'out'): ask time series of those, \
+they answer in milliseconds. `date` and `hour` are the partition columns of every table.\n\n\
 Addresses are stored as 16 bytes and shown as text. Compare them with text and filter blocks with cidr_contains:\n    \
 plumb query \"SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3'\"\n    \
 plumb query \"SELECT dst_addr, sum(bytes) FROM flows WHERE cidr_contains('10.0.0.0/8', src_addr) GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"\n    \
-plumb query --format json \"SELECT * FROM flows LIMIT 3\"\n\n\
+plumb query --format json \"SELECT * FROM flows LIMIT 3\"\n    \
+plumb query \"SELECT date_bin(INTERVAL '5 minutes', minute) AS t, sum(bytes) FROM flows_1m GROUP BY t ORDER BY t\"\n\n\
 Functions: cidr_contains(cidr, addr), ip_to_string(addr), ip(text), mac_to_string(mac); `extra['PEN/ID']` reads \
 an information element that has no column (raw bytes)."
     )]
@@ -73,6 +76,32 @@ plumb generate --flows 10000000 --out day.pcap\n    plumb ingest day.pcap\n    \
 plumb replay day.pcap --to 127.0.0.1:4739 --rate 20000"
     )]
     Generate(GenerateArgs),
+    /// Merge the store's small flush files into large sorted files per hour, now.
+    #[command(
+        long_about = "Compact the store now: every hour's flush files (and compacted files under half of \
+store.compaction.target_rows) are merged into one file sorted by store.compaction.sort, and each hour's per-minute \
+rollups are summed into one file.\n\n\
+The collector does this in the background as hours settle; run this after `plumb ingest`, or to finish a store \
+before measuring queries. It is crash-safe and runs beside a collector or queries: each query sees every row \
+exactly once. Only one compactor works on a store at a time.\n\n\
+Example:\n    plumb compact --data ./data"
+    )]
+    Compact(CompactArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only the hours the collector would compact now (settled, or with many flush files).
+    #[arg(long)]
+    pub settled_only: bool,
+    /// Threads for sorting (default: every core).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use plumb_collector::addr::{self, Addr16};
 use plumb_collector::netflow::state::StateLimits;
 use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
-use plumb_exporters::store::{Codec, StoreConfig};
+use plumb_exporters::store::{Codec, CompactionConfig, StoreConfig};
 
 /// The ports plumb listens on by default: NetFlow (2055), IPFIX (4739), sFlow (6343).
 pub const DEFAULT_LISTEN: [&str; 3] = ["0.0.0.0:2055", "0.0.0.0:4739", "0.0.0.0:6343"];
@@ -60,6 +60,38 @@ pub struct Store {
     pub flush_interval_secs: u64,
     pub max_buffered_rows: usize,
     pub codec: String,
+    pub compaction: Compaction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Compaction {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub settle_secs: u64,
+    pub max_flush_files: usize,
+    pub target_rows: u64,
+    pub memory_limit_bytes: usize,
+    pub codec: String,
+    pub row_group_rows: usize,
+    pub sort: Vec<String>,
+}
+
+impl Default for Compaction {
+    fn default() -> Self {
+        let d = CompactionConfig::default();
+        Self {
+            enabled: true,
+            interval_secs: 30,
+            settle_secs: d.settle.as_secs(),
+            max_flush_files: d.max_flush_files,
+            target_rows: d.target_rows,
+            memory_limit_bytes: d.memory_limit,
+            codec: "lz4".into(),
+            row_group_rows: d.row_group_rows,
+            sort: d.sort,
+        }
+    }
 }
 
 impl Default for Store {
@@ -69,6 +101,7 @@ impl Default for Store {
             flush_interval_secs: 10,
             max_buffered_rows: 1 << 18,
             codec: "snappy".into(),
+            compaction: Compaction::default(),
         }
     }
 }
@@ -161,6 +194,28 @@ impl Config {
                 self.store.codec
             ));
         }
+        let c = &self.store.compaction;
+        if Codec::parse(&c.codec).is_none() {
+            return Err(format!(
+                "store.compaction.codec = {:?}: use none, snappy, lz4, zstd or zstd:LEVEL (1-22)",
+                c.codec
+            ));
+        }
+        if c.target_rows == 0 || c.row_group_rows == 0 || c.max_flush_files == 0 {
+            return Err(
+                "store.compaction: target_rows, row_group_rows and max_flush_files must be at least 1".into(),
+            );
+        }
+        if c.memory_limit_bytes < 16 << 20 {
+            return Err("store.compaction.memory_limit_bytes must be at least 16777216 (16 MiB)".into());
+        }
+        for col in &c.sort {
+            if plumb_collector::schema::flows_schema().index_of(col).is_err() {
+                return Err(format!(
+                    "store.compaction.sort names {col:?}, which is not a flows column (see `plumb query \"DESCRIBE flows\"`)"
+                ));
+            }
+        }
         for s in &self.sampling {
             if s.rate == 0 && !s.vds {
                 return Err(format!("sampling for {}: rate must be at least 1 (1 = unsampled)", s.exporter));
@@ -194,6 +249,20 @@ impl Config {
         s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Snappy);
         s
     }
+
+    pub fn compaction_config(&self) -> CompactionConfig {
+        let c = &self.store.compaction;
+        CompactionConfig {
+            settle: std::time::Duration::from_secs(c.settle_secs),
+            max_flush_files: c.max_flush_files,
+            target_rows: c.target_rows,
+            memory_limit: c.memory_limit_bytes,
+            codec: Codec::parse(&c.codec).unwrap_or(Codec::Lz4),
+            row_group_rows: c.row_group_rows,
+            sort: c.sort.clone(),
+            ..CompactionConfig::default()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -208,6 +277,16 @@ mod tests {
         assert_eq!(cfg.collector.listen, d.collector.listen);
         assert_eq!(cfg.collector.receive_buffer_bytes, d.collector.receive_buffer_bytes);
         assert_eq!(cfg.store.flush_interval_secs, d.store.flush_interval_secs);
+        let (c, dc) = (&cfg.store.compaction, &d.store.compaction);
+        assert_eq!(
+            (c.enabled, c.interval_secs, c.settle_secs),
+            (dc.enabled, dc.interval_secs, dc.settle_secs)
+        );
+        assert_eq!(
+            (c.max_flush_files, c.target_rows, c.row_group_rows),
+            (dc.max_flush_files, dc.target_rows, dc.row_group_rows)
+        );
+        assert_eq!((&c.codec, &c.sort, c.memory_limit_bytes), (&dc.codec, &dc.sort, dc.memory_limit_bytes));
         assert_eq!(cfg.metrics.listen, d.metrics.listen);
         assert_eq!(cfg.sampling.len(), 1);
         let dc = cfg.decoder_config();

@@ -109,6 +109,13 @@ sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by r
     if !errors.is_empty() {
         println!("decode errors: {}", errors.join(", "));
     }
+    if report.files > 0 && !a.quiet {
+        eprintln!(
+            "hint: `plumb compact --data {}` merges these files into one sorted file per hour, for faster queries \
+(a running collector does it by itself)",
+            data.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod collect;
+mod compact;
 mod generate;
 mod ingest;
 mod query;
@@ -15,6 +16,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Query(a) => query::run(a),
         Command::Replay(a) => replay::run(a),
         Command::Generate(a) => generate::run(a),
+        Command::Compact(a) => compact::run(a),
     }
 }
 

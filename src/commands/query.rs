@@ -10,8 +10,11 @@ use crate::cli::{OutputFormat, QueryArgs};
 
 pub fn run(a: QueryArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let started = Instant::now();
+    // Held until the process ends: no compaction swaps files under this query.
+    let _guard = plumb_exporters::store::read_guard(&a.data)
+        .map_err(|e| anyhow!("cannot open the store at {} for reading: {e}", a.data.display()))?;
     rt.block_on(async {
-        let started = Instant::now();
         let ctx = sql::session::open(&a.data).await.map_err(|e| anyhow!("{e}"))?;
         if a.explain {
             let verb = if a.timing { "EXPLAIN ANALYZE" } else { "EXPLAIN" };
@@ -43,7 +46,7 @@ pub fn run(a: QueryArgs) -> Result<()> {
 fn friendly(e: datafusion_error::DataFusionError) -> anyhow::Error {
     let text = e.to_string();
     let hint = if text.contains("table") && text.contains("not found") {
-        "\nhint: the table is `flows`; list columns with: plumb query \"DESCRIBE flows\""
+        "\nhint: the tables are `flows` (one row per flow) and `flows_1m` (per-minute rollups); list columns with: plumb query \"DESCRIBE flows\""
     } else if text.contains("No field named") || text.contains("Schema error") {
         "\nhint: list the columns with: plumb query \"DESCRIBE flows\""
     } else if text.contains("sql parser error") || text.contains("SQL error") {

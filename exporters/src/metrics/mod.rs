@@ -43,6 +43,10 @@ pub struct Metrics {
     pub store_implausible: IntCounter,
     pub store_flush_seconds: Histogram,
     pub store_errors: IntCounter,
+    pub compactions: IntCounter,
+    pub compaction_rows: IntCounter,
+    pub compaction_errors: IntCounter,
+    pub compaction_seconds: Histogram,
     pub batch_rows: HistogramVec,
     exporters: ExporterLabels,
 }
@@ -189,6 +193,33 @@ impl Metrics {
                 "plumb_store_errors_total",
                 "Flushes that failed (the rows stay buffered and are retried).",
             ),
+            compactions: counter(
+                &r,
+                "plumb_store_compactions_total",
+                "Compactions committed (an hour's files merged into one sorted file).",
+            ),
+            compaction_rows: counter(
+                &r,
+                "plumb_store_compacted_rows_total",
+                "Rows rewritten by compaction (flows and rollups).",
+            ),
+            compaction_errors: counter(
+                &r,
+                "plumb_store_compaction_errors_total",
+                "Compaction rounds that failed (inputs are kept; retried on the next round).",
+            ),
+            compaction_seconds: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "plumb_store_compaction_duration_seconds",
+                        "Time to compact one hour.",
+                    )
+                    .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]),
+                )
+                .expect("valid histogram");
+                r.register(Box::new(h.clone())).expect("metric defined once");
+                h
+            },
             batch_rows: {
                 let h = HistogramVec::new(
                     HistogramOpts::new("plumb_batch_rows", "Rows per batch handed to the sinks.")

@@ -71,6 +71,21 @@ pub fn temp_name(final_name: &str) -> String {
     format!(".{final_name}.tmp")
 }
 
+/// The committed name a temporary name stands for (`None`: not a temporary name).
+pub fn final_of_temp(name: &str) -> Option<&str> {
+    name.strip_prefix('.')?.strip_suffix(".tmp")
+}
+
+/// The writer process (pid) in a name made by [`file_name`].
+pub fn writer_of(name: &str) -> Option<u32> {
+    name.split('-').nth(2)?.parse().ok()
+}
+
+/// The creation time (µs) in a name made by [`file_name`]; orders files by age.
+pub fn created_of(name: &str) -> Option<i64> {
+    name.split('-').nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +115,7 @@ mod tests {
         assert!(n.ends_with(".parquet"));
         let t = temp_name(&n);
         assert!(t.starts_with('.') && !t.ends_with(".parquet"));
+        assert_eq!(final_of_temp(&t), Some(n.as_str()));
+        assert_eq!((writer_of(&n), created_of(&n)), (Some(2), Some(1)));
     }
 }

@@ -1,24 +1,31 @@
 //! The Parquet sink: buffers rows per hour partition and commits them as files every flush
-//! interval (or earlier when the buffer bound is reached).
+//! interval (or earlier when the buffer bound is reached), with their per-minute rollups.
 //!
-//! Commit protocol: write `.NAME.tmp`, fsync it, rename to `NAME.parquet`, fsync the folder.
-//! A crash at any point leaves either no file or a complete one, so the committed rows are
-//! exactly the visible `*.parquet` files; leftovers of interrupted writes are removed at
-//! open.
+//! Commit protocol per hour: write the flows file and its rollup file under hidden
+//! temporary names and sync them, rename the flows file (the commit point), then the rollup
+//! file, syncing the folders. A crash at any point leaves either no file or a complete one,
+//! so the committed rows are exactly the visible `*.parquet` files; at open, temporary
+//! files of dead writers are removed, except a rollup whose flows file was committed, which
+//! is promoted ([`journal::remove_leftovers`]).
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::take_record_batch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use plumb_collector::schema::flows_schema;
+
+use super::fault;
+use super::file::TempFile;
+use super::file::Written;
+use super::journal;
 use super::layout::{self, HOUR_US, Hour};
+use super::lock;
+use super::rollup::{Rollup, Rollups};
 
 /// How far a flow end may lie from its receive time before the row is filed under the
 /// receive hour instead (the decoded times are kept as they are).
@@ -35,7 +42,7 @@ pub enum Codec {
 }
 
 impl Codec {
-    fn parquet(self) -> Compression {
+    pub(crate) fn parquet(self) -> Compression {
         match self {
             Codec::None => Compression::UNCOMPRESSED,
             Codec::Snappy => Compression::SNAPPY,
@@ -103,6 +110,7 @@ pub struct FlowStore {
     table: &'static str,
     buffers: BTreeMap<Hour, Vec<RecordBatch>>,
     buffered_rows: usize,
+    rollups: Rollups,
     seq: u64,
     writer_id: u32,
     last_flush: Instant,
@@ -111,17 +119,19 @@ pub struct FlowStore {
 }
 
 impl FlowStore {
-    /// Opens (creating) the store and removes temporary files left by a crash.
+    /// Opens (creating) the store and repairs what a crash left: an interrupted compaction
+    /// is completed, temporary files of dead writers are removed.
     pub fn open(cfg: StoreConfig) -> std::io::Result<FlowStore> {
         let root = cfg.data_dir.join(layout::FLOWS_DIR);
         std::fs::create_dir_all(&root)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", root.display())))?;
-        remove_temp_files(&root)?;
+        recover(&cfg.data_dir)?;
         Ok(FlowStore {
             cfg,
             table: layout::FLOWS_DIR,
             buffers: BTreeMap::new(),
             buffered_rows: 0,
+            rollups: Rollups::default(),
             seq: 0,
             writer_id: std::process::id(),
             last_flush: Instant::now(),
@@ -142,7 +152,9 @@ impl FlowStore {
                 batch.num_rows()
             )));
         }
-        let hours = self.partition_keys(batch);
+        let events = self.event_times(batch);
+        self.rollups.add(batch, &events);
+        let hours: Vec<Hour> = events.iter().map(|&e| Hour::of_us(e)).collect();
         for (hour, part) in split_by_hour(batch, &hours)? {
             self.buffered_rows += part.num_rows();
             self.buffers.entry(hour).or_default().push(part);
@@ -169,16 +181,15 @@ impl FlowStore {
         let mut report = FlushReport::default();
         self.last_flush = Instant::now();
         while let Some((hour, batches)) = self.buffers.pop_first() {
-            let dir = layout::partition_dir(&self.cfg.data_dir, self.table, hour);
             self.seq += 1;
             let name = layout::file_name("flush", now_us(), self.writer_id, self.seq);
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            match write_file(&dir, &name, &batches, self.cfg.codec) {
-                Ok(bytes) => {
+            match self.commit_hour(hour, &name, &batches) {
+                Ok((rows, bytes)) => {
                     report.bytes += bytes;
-                    report.rows += rows as u64;
+                    report.rows += rows;
                     report.files += 1;
-                    self.buffered_rows -= rows;
+                    self.buffered_rows -= rows as usize;
+                    self.rollups.clear(hour);
                 }
                 Err(e) => {
                     self.buffers.insert(hour, batches);
@@ -190,18 +201,67 @@ impl FlowStore {
         Ok(report)
     }
 
-    /// The hour of each row's flow end, when that end is plausible against the message's
-    /// export time (the receive time where a source has none); the receive hour otherwise.
+    /// Writes one hour's flows and rollups and commits them (flows first: the commit point).
+    fn commit_hour(&self, hour: Hour, name: &str, batches: &[RecordBatch]) -> std::io::Result<(u64, u64)> {
+        let data = &self.cfg.data_dir;
+        let flows = TempFile::write_all(
+            &layout::partition_dir(data, self.table, hour),
+            name,
+            batches,
+            flows_schema(),
+            self.props(),
+        )?;
+        let mut rollups: Vec<Written> = Vec::new();
+        for r in Rollup::ALL {
+            let Some(b) = self.rollups.batch_of(hour, r) else { continue };
+            let dir = layout::partition_dir(data, r.dir(), hour);
+            match TempFile::write_all(&dir, name, &[b], r.schema(), self.props()) {
+                Ok(w) => rollups.push(w),
+                Err(e) => {
+                    flows.discard();
+                    rollups.iter().for_each(Written::discard);
+                    return Err(e);
+                }
+            }
+        }
+        fault::point("flush.written");
+        if let Err(e) = flows.commit() {
+            flows.discard();
+            rollups.iter().for_each(Written::discard);
+            return Err(e);
+        }
+        fault::point("flush.renamed");
+        for r in &rollups {
+            // The flows are committed, so this flush must not fail (a retry would commit them
+            // twice): a rollup that cannot be renamed now is promoted at the next open.
+            if let Err(e) = r.commit() {
+                tracing::error!(
+                    "rollup {} not committed ({e}); the next start commits it",
+                    r.temp_path().display()
+                );
+            }
+        }
+        fault::point("flush.rollup_renamed");
+        Ok((flows.rows, flows.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>()))
+    }
+
+    fn props(&self) -> WriterProperties {
+        writer_properties(self.cfg.codec)
+    }
+
+    /// Each row's event time: its flow end, when that end is plausible against the
+    /// message's export time (the receive time where a source has none); the receive time
+    /// otherwise. The partition hour and the rollup minute are taken from it.
     /// Judging by the export time keeps a replayed or late-delivered day in its own hours;
     /// the receive time stays the fallback because it is the one clock plumb owns.
-    fn partition_keys(&mut self, batch: &RecordBatch) -> Vec<Hour> {
+    fn event_times(&mut self, batch: &RecordBatch) -> Vec<i64> {
         let ts = |name: &str| {
             batch
                 .column_by_name(name)
                 .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned())
         };
         let (Some(end), Some(recv)) = (ts("flow_end"), ts("time_received")) else {
-            return vec![Hour::of_us(now_us()); batch.num_rows()];
+            return vec![now_us(); batch.num_rows()];
         };
         let exported = ts("time_exported");
         (0..batch.num_rows())
@@ -216,11 +276,11 @@ impl FlowStore {
                     if e >= reference.saturating_sub(PLAUSIBLE_PAST_US)
                         && e <= reference.saturating_add(PLAUSIBLE_FUTURE_US)
                     {
-                        return Hour::of_us(e);
+                        return e;
                     }
                 }
                 self.implausible_rows += 1;
-                Hour::of_us(r)
+                r
             })
             .collect()
     }
@@ -266,44 +326,18 @@ fn writer_properties(codec: Codec) -> WriterProperties {
         .build()
 }
 
-/// Writes and commits one file; returns its size in bytes.
-fn write_file(dir: &Path, name: &str, batches: &[RecordBatch], codec: Codec) -> std::io::Result<u64> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(layout::temp_name(name));
-    let file = File::create(&tmp)?;
-    let schema =
-        batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(arrow::datatypes::Schema::empty()));
-    let mut w =
-        ArrowWriter::try_new(file, schema, Some(writer_properties(codec))).map_err(std::io::Error::other)?;
-    for b in batches {
-        w.write(b).map_err(std::io::Error::other)?;
+/// Completes an interrupted compaction (under the exclusive store lock: no query may
+/// list the store mid-swap) and removes what dead writers left.
+fn recover(data: &std::path::Path) -> std::io::Result<()> {
+    if journal::pending(data) {
+        let Some(_held) = lock::exclusive(data, Duration::from_secs(60))? else {
+            return Err(std::io::Error::other(
+                "an interrupted compaction needs the store to itself, but queries held it for 60 s; retry when they are done",
+            ));
+        };
+        journal::recover(data)?;
     }
-    let file = w.into_inner().map_err(std::io::Error::other)?;
-    file.sync_all()?;
-    let bytes = file.metadata()?.len();
-    drop(file);
-    std::fs::rename(&tmp, dir.join(name))?;
-    File::open(dir)?.sync_all()?;
-    Ok(bytes)
-}
-
-/// Removes `.*.tmp` files under `root` (interrupted writes).
-fn remove_temp_files(root: &Path) -> std::io::Result<()> {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else if name.starts_with('.') && name.ends_with(".tmp") {
-                std::fs::remove_file(&path)?;
-            }
-        }
-    }
-    Ok(())
+    journal::remove_leftovers(data)
 }
 
 #[cfg(test)]
@@ -311,6 +345,7 @@ mod tests {
     use super::*;
     use plumb_collector::addr;
     use plumb_collector::schema::{FlowBuilders, FlowRow};
+    use std::path::Path;
 
     fn batch(rows: &[(i64, Option<i64>)]) -> RecordBatch {
         let mut b = FlowBuilders::with_capacity(rows.len());
@@ -362,7 +397,7 @@ mod tests {
         let r = s.flush().unwrap();
         assert_eq!((r.rows, r.files), (4, 2));
         assert_eq!(s.implausible_rows, 2);
-        let files = parquet_files(dir.path());
+        let files = parquet_files(&dir.path().join("flows"));
         assert_eq!(files.len(), 2);
         assert!(files[0].to_string_lossy().contains("date=2025-03-03/hour=11/flush-"));
         assert!(files[1].to_string_lossy().contains("date=2025-03-03/hour=13/flush-"));
@@ -392,7 +427,7 @@ mod tests {
         // The first is plausible against its export time: its own hour (2025-02-21 10h);
         // the second is not: the receive hour.
         assert_eq!(s.implausible_rows, 1);
-        let files = parquet_files(dir.path());
+        let files = parquet_files(&dir.path().join("flows"));
         assert!(files[0].to_string_lossy().contains("date=2025-02-21/hour=10/flush-"), "{files:?}");
         assert!(files[1].to_string_lossy().contains("date=2025-03-03/hour=13/flush-"), "{files:?}");
     }
@@ -402,10 +437,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let part = dir.path().join("flows/date=2025-03-03/hour=13");
         std::fs::create_dir_all(&part).unwrap();
-        std::fs::write(part.join(".flush-1-2-000001.parquet.tmp"), b"torn").unwrap();
+        // Written by a process that is gone (no pid is that large).
+        std::fs::write(part.join(".flush-1-2147483632-000001.parquet.tmp"), b"torn").unwrap();
         std::fs::write(part.join("keep.parquet"), b"x").unwrap();
         FlowStore::open(StoreConfig::new(dir.path())).unwrap();
-        let files = parquet_files(dir.path());
+        let files = parquet_files(&dir.path().join("flows"));
         assert_eq!(files.len(), 1);
         assert!(files[0].ends_with("keep.parquet"));
     }

@@ -6,6 +6,7 @@
 //! own thread. On shutdown every worker sends its last batch (blocking: nothing accepted
 //! is lost), saves its decoder state, and the store commits everything.
 
+mod compaction;
 mod sink;
 mod state;
 mod worker;
@@ -62,6 +63,18 @@ pub fn run(a: CollectArgs) -> Result<()> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let (store_tx, store_thread) = sink::spawn_store(store, cfg.collector.queue_batches, metrics.clone());
     let sinks = vec![sink::Sink { name: "store", tx: store_tx }];
+    let compactor = if cfg.store.compaction.enabled {
+        let interval = Duration::from_secs(cfg.store.compaction.interval_secs.max(1));
+        Some(compaction::spawn(
+            data.clone(),
+            cfg.compaction_config(),
+            interval,
+            metrics.clone(),
+            shutdown.clone(),
+        )?)
+    } else {
+        None
+    };
 
     let saved = state::load_all(&state_dir);
     let mut workers = Vec::new();
@@ -108,6 +121,9 @@ pub fn run(a: CollectArgs) -> Result<()> {
         let _ = w.join();
     }
     let report = store_thread.join().map_err(|_| anyhow::anyhow!("store thread panicked"))??;
+    if let Some(c) = compactor {
+        let _ = c.join();
+    }
     tracing::info!("stopped; {} rows committed in total", report);
     result
 }

@@ -1,0 +1,65 @@
+//! The collector's compactor thread: every interval it merges the hours that are due
+//! (`[store.compaction]`), one at a time, and stops between batches at shutdown (an
+//! unfinished output is removed; its inputs were never touched).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use plumb_exporters::metrics::Metrics;
+use plumb_exporters::store::{CompactionConfig, Compactor};
+
+pub fn spawn(
+    data: PathBuf,
+    cfg: CompactionConfig,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: Arc<AtomicBool>,
+) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name("compactor".into()).spawn(move || {
+        let mut compactor: Option<Compactor> = None;
+        let mut warned = false;
+        while !shutdown.load(Ordering::Relaxed) {
+            if compactor.is_none() {
+                match Compactor::open(&data, cfg.clone(), Duration::ZERO) {
+                    Ok(Some(c)) => compactor = Some(c),
+                    Ok(None) if !warned => {
+                        tracing::warn!(
+                            "another compactor (plumb compact?) works on {}; waiting",
+                            data.display()
+                        );
+                        warned = true;
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("compactor: {e}"),
+                }
+            }
+            if let Some(c) = compactor.as_mut() {
+                let done = c.run_due(false, &shutdown, |task, r| {
+                    metrics.compactions.inc();
+                    metrics.compaction_rows.inc_by(r.rows);
+                    metrics.compaction_seconds.observe(r.seconds);
+                    tracing::debug!(
+                        "compacted {} files of {} ({} rows)",
+                        r.files_in,
+                        task.hour.display(),
+                        r.rows
+                    );
+                });
+                match done {
+                    Ok(r) => metrics.compaction_errors.inc_by(r.failed),
+                    Err(e) => {
+                        metrics.compaction_errors.inc();
+                        tracing::error!("compaction: {e}; the inputs are kept and retried next round");
+                    }
+                }
+            }
+            let next = Instant::now() + interval;
+            while Instant::now() < next && !shutdown.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    })
+}
