@@ -1,6 +1,8 @@
 //! The collector's compactor thread: every interval it merges the hours that are due
 //! (`[store.compaction]`), one at a time, and stops between batches at shutdown (an
-//! unfinished output is removed; its inputs were never touched).
+//! unfinished output is removed; its inputs were never touched). It runs at a lower CPU
+//! priority: when the cores are short, receiving datagrams comes first and compaction
+//! catches up later.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ pub fn spawn(
     shutdown: Arc<AtomicBool>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new().name("compactor".into()).spawn(move || {
+        lower_priority();
         let mut compactor: Option<Compactor> = None;
         let mut warned = false;
         while !shutdown.load(Ordering::Relaxed) {
@@ -62,4 +65,14 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// Nice 10 for this thread and the sort threads it starts (Linux threads inherit it).
+fn lower_priority() {
+    // SAFETY: gettid has no preconditions; setpriority on our own thread id only lowers
+    // our priority, which needs no privilege.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if r != 0 {
+        tracing::debug!("compactor: cannot lower its priority: {}", std::io::Error::last_os_error());
+    }
 }
