@@ -192,6 +192,11 @@ impl Compactor {
     ) -> std::io::Result<Option<Compactor>> {
         std::fs::create_dir_all(data)?;
         let Some(held) = lock::compactor(data, patience)? else { return Ok(None) };
+        // Spill files of a compactor that died; only the holder of the lock spills here.
+        match std::fs::remove_dir_all(data.join(".spill")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(cfg.threads.max(1))
             .thread_name("compact")
@@ -636,7 +641,11 @@ mod tests {
     #[test]
     fn a_second_compactor_is_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let spilled = dir.path().join(".spill/datafusion-x/run.arrow");
+        std::fs::create_dir_all(spilled.parent().unwrap()).unwrap();
+        std::fs::write(&spilled, b"left by a crash").unwrap();
         let _c = Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        assert!(!spilled.exists(), "the first compactor clears spill files of dead ones");
         assert!(Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().is_none());
     }
 
