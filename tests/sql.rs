@@ -166,3 +166,33 @@ fn an_empty_store_is_an_empty_table() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(csv(dir.path(), "SELECT count(*) AS n FROM flows"), "n\n0\n");
 }
+
+/// The rollups answer what the raw flows answer, and take addresses as text too (the
+/// README's examples).
+#[test]
+fn rollups_agree_with_the_flows_they_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_vds_and_ovs(dir.path());
+    let d = dir.path();
+    let per_exporter = |table: &str, filter: &str| {
+        csv(
+            d,
+            &format!(
+                "SELECT exporter, sum(flows) AS flows, sum(bytes) AS bytes FROM {table} {filter} GROUP BY exporter ORDER BY exporter"
+            ),
+        )
+    };
+    let raw = csv(
+        d,
+        "SELECT exporter, count(*) AS flows, sum(bytes) AS bytes FROM flows GROUP BY exporter ORDER BY exporter",
+    );
+    assert!(raw.lines().count() >= 2, "{raw}");
+    assert_eq!(per_exporter("flows_1m", ""), raw);
+    assert_eq!(per_exporter("interfaces_1m", "WHERE direction = 'in'"), raw);
+    assert_eq!(per_exporter("interfaces_1m", "WHERE direction = 'out'"), raw);
+    let series = csv(
+        d,
+        "SELECT date_bin(INTERVAL '5 minutes', minute) AS t, sum(bytes) AS b FROM flows_1m WHERE exporter = '127.0.0.1' GROUP BY t ORDER BY t",
+    );
+    assert!(series.lines().count() > 1, "{series}");
+}
