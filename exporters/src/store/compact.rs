@@ -491,11 +491,6 @@ fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
-/// Rows of an `Arc`'d schema's table in a set of files (used by tests and `plumb compact`).
-pub fn rows_in(files: &[PathBuf]) -> std::io::Result<u64> {
-    files.iter().map(|f| row_count(f)).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,6 +520,10 @@ mod tests {
             b.append(&row, []);
         }
         b.finish()
+    }
+
+    fn rows_in(files: &[PathBuf]) -> std::io::Result<u64> {
+        files.iter().map(|f| row_count(f)).sum()
     }
 
     fn files(dir: &Path) -> Vec<PathBuf> {
