@@ -20,10 +20,5 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     }
 }
 
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
-}
+/// Microseconds since the epoch, now (the store's clock, so receive times and file names agree).
+pub use plumb_exporters::store::layout::now_us;

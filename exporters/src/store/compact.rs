@@ -328,7 +328,7 @@ impl Compactor {
         let started = Instant::now();
         let dir = self.data.join(&task.hour);
         self.seq += 1;
-        let name = layout::file_name("compact", now_us(), std::process::id(), self.seq);
+        let name = layout::file_name("compact", layout::now_us(), std::process::id(), self.seq);
         let schema = task.table.schema();
         let props = self.props(task.table, &schema);
         let mut out = TempFile::create(&dir, &name, schema.clone(), props)?;
@@ -482,13 +482,6 @@ fn hour_dirs(root: &Path) -> std::io::Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -56,6 +56,14 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Microseconds since the epoch, now: file names and the fallback event time.
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// The folder of one hour of a table.
 pub fn partition_dir(data: &Path, table: &str, hour: Hour) -> PathBuf {
     data.join(table).join(hour.dir())

@@ -182,7 +182,7 @@ impl FlowStore {
         self.last_flush = Instant::now();
         while let Some((hour, batches)) = self.buffers.pop_first() {
             self.seq += 1;
-            let name = layout::file_name("flush", now_us(), self.writer_id, self.seq);
+            let name = layout::file_name("flush", layout::now_us(), self.writer_id, self.seq);
             match self.commit_hour(hour, &name, &batches) {
                 Ok((rows, bytes)) => {
                     report.bytes += bytes;
@@ -261,7 +261,7 @@ impl FlowStore {
                 .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>().cloned())
         };
         let (Some(end), Some(recv)) = (ts("flow_end"), ts("time_received")) else {
-            return vec![now_us(); batch.num_rows()];
+            return vec![layout::now_us(); batch.num_rows()];
         };
         let exported = ts("time_exported");
         (0..batch.num_rows())
@@ -284,13 +284,6 @@ impl FlowStore {
             })
             .collect()
     }
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or(0)
 }
 
 /// Splits a batch into one batch per hour (a batch usually spans one or two hours).
