@@ -9,7 +9,7 @@
 set -euo pipefail
 
 FLOWS=${FLOWS:-20000000}
-WORK=${1:-/work/bench-layout}
+WORK=${1:-target/bench-layout}
 PLUMB=${PLUMB:-${CARGO_TARGET_DIR:-target}/release/plumb}
 RUNS=${RUNS:-5}
 mkdir -p "$WORK"

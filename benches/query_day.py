@@ -9,7 +9,7 @@ times: plumb over its store, DuckDB over (a) its copy and (b) plumb's files. Ans
 compared after normalising addresses, numbers and times. Prints a Markdown table.
 
     pip install duckdb            # once
-    python3 benches/query_day.py --flows 100000000 --work /work/bench-day
+    python3 benches/query_day.py --flows 100000000          # work folder: target/bench-day
 
 Steps whose output exists are skipped (delete the folder to start over).
 Needs about 6 GB of disk per 100 M flows for the capture and as much for the stores.
@@ -218,7 +218,7 @@ def du(path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--flows", type=int, default=100_000_000)
-    ap.add_argument("--work", type=Path, default=Path("/work/bench-day"))
+    ap.add_argument("--work", type=Path, default=Path("target/bench-day"), help="work folder (default: target/bench-day)")
     ap.add_argument("--plumb", default=str(Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "release/plumb"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rate", type=int, default=16000, help="datagrams/s of the feed")
