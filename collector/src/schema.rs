@@ -233,6 +233,10 @@ macro_rules! flow_columns {
             extra: ExtraColumn,
             rows: usize,
             capacity: usize,
+            /// The all-null array each column gave last time: a column a source never
+            /// fills is the same array batch after batch, so it is shared, not rebuilt
+            /// (zeroing it was most of the cost of finishing a batch).
+            nulls: Vec<Option<ArrayRef>>,
         }
 
         impl FlowBuilders {
@@ -243,6 +247,7 @@ macro_rules! flow_columns {
                     extra: ExtraColumn::default(),
                     rows: 0,
                     capacity,
+                    nulls: vec![None; FLOW_COLUMNS.len()],
                 }
             }
 
@@ -268,8 +273,9 @@ macro_rules! flow_columns {
             /// and growing them again row by row cost a fifth of the append time).
             pub fn finish(&mut self) -> RecordBatch {
                 let (rows, capacity) = (self.rows, self.capacity);
+                let mut nulls = self.nulls.iter_mut();
                 let columns: Vec<ArrayRef> = vec![
-                    $( finish_column::<$kind>(&mut self.$name, rows, capacity), )*
+                    $( finish_column::<$kind>(&mut self.$name, rows, capacity, nulls.next()), )*
                     self.extra.finish(rows),
                 ];
                 self.rows = 0;
@@ -390,10 +396,21 @@ pub(crate) fn fill<'a, K: ColumnKind>(
 /// Finishes one column of `rows` rows. A column no row set becomes one null array without
 /// touching a value buffer (a source fills about a third of the columns); a column that
 /// was used gets a fresh builder of the batch's capacity.
-fn finish_column<K: ColumnKind>(b: &mut K::Builder, rows: usize, capacity: usize) -> ArrayRef {
+fn finish_column<K: ColumnKind>(
+    b: &mut K::Builder,
+    rows: usize,
+    capacity: usize,
+    null: Option<&mut Option<ArrayRef>>,
+) -> ArrayRef {
     let have = K::rows(b);
     if have == 0 {
-        return new_null_array(&K::data_type(), rows);
+        let Some(cached) = null else {
+            return new_null_array(&K::data_type(), rows);
+        };
+        return match cached {
+            Some(a) if a.len() == rows => a.clone(),
+            _ => cached.insert(new_null_array(&K::data_type(), rows)).clone(),
+        };
     }
     if have < rows {
         K::nulls(b, rows - have);
@@ -569,6 +586,33 @@ mod tests {
             assert!(schema.field_with_name(name).is_ok(), "missing column {name}");
         }
         assert_eq!(schema.fields().len(), FLOW_COLUMNS.len());
+    }
+
+    #[test]
+    fn unfilled_columns_are_shared_between_batches_of_one_length() {
+        let mut b = FlowBuilders::with_capacity(4);
+        let batch = |b: &mut FlowBuilders, n: usize, port: Option<u16>| {
+            for _ in 0..n {
+                let row = FlowRow {
+                    time_received: Some(1),
+                    exporter: Some([0; 16]),
+                    source_kind: Some("ipfix"),
+                    src_port: port,
+                    ..Default::default()
+                };
+                b.append(&row, []);
+            }
+            b.finish()
+        };
+        let (first, second) = (batch(&mut b, 3, None), batch(&mut b, 3, None));
+        let col = |b: &RecordBatch, name: &str| b.column_by_name(name).unwrap().clone();
+        assert!(Arc::ptr_eq(&col(&first, "src_port"), &col(&second, "src_port")));
+        assert_eq!(col(&second, "src_port").null_count(), 3);
+        let shorter = batch(&mut b, 2, None);
+        assert_eq!((col(&shorter, "src_port").len(), col(&shorter, "src_port").null_count()), (2, 2));
+        let filled = batch(&mut b, 2, Some(53));
+        assert_eq!(col(&filled, "src_port").null_count(), 0, "a column that gets values is its own");
+        assert_eq!(col(&batch(&mut b, 2, None), "src_port").null_count(), 2);
     }
 
     #[test]
