@@ -48,8 +48,9 @@ pub struct ColumnPlan {
     end: TimeFields,
     /// Protocol and ports, when ICMP type and code are to be read from the ports.
     icmp: Option<(At, Option<At>, Option<At>)>,
-    /// Fields without a column: plan key and place.
-    extra: Vec<(u16, At)>,
+    /// Fields without a column: plan key, place, and for ipVersion the value the
+    /// addresses imply (the field is kept only where it differs).
+    extra: Vec<(u16, At, Option<u8>)>,
 }
 
 impl ColumnPlan {
@@ -73,7 +74,9 @@ impl ColumnPlan {
             offset += at.len;
             match op.target {
                 Target::Padding => {}
-                Target::Extra => cp.extra.push((op.key, at)),
+                Target::Extra | Target::IpVersion => cp.extra.push((op.key, at, None)),
+                Target::IpVersionOf4 => cp.extra.push((op.key, at, Some(4))),
+                Target::IpVersionOf6 => cp.extra.push((op.key, at, Some(6))),
                 Target::OctetDelta => cp.octets = Some(at),
                 Target::PacketDelta => cp.packets = Some(at),
                 Target::OctetTotal => octet_total = Some(at),
@@ -190,11 +193,13 @@ pub fn decode_set(
     }
     if !cp.extra.is_empty() {
         for (i, r) in records.chunks_exact(cp.record_len).enumerate() {
-            let entries = cp
-                .extra
-                .iter()
-                .map(|&(key, at)| (&*plan.keys[key as usize], &r[at.offset..at.offset + at.len]));
-            out.push_extra(row + i, entries);
+            let entries = cp.extra.iter().filter_map(|&(key, at, implied)| {
+                let v = &r[at.offset..at.offset + at.len];
+                (implied.is_none_or(|w| v != [w])).then_some((&*plan.keys[key as usize], v))
+            });
+            if entries.clone().next().is_some() {
+                out.push_extra(row + i, entries);
+            }
         }
     }
     out.commit_rows(n);

@@ -94,6 +94,13 @@ pub enum Target {
     NotSentFlows,
     NotSentPackets,
     NotSentOctets,
+    /// ipVersion as the registry knows it; [`super::template::Plan::compile`] turns it into
+    /// one of the two below, or into `Extra`.
+    IpVersion,
+    /// ipVersion in a template whose addresses are all IPv4 (IPv6): the address column
+    /// already says it, so only a record whose value disagrees keeps it, in `extra`.
+    IpVersionOf4,
+    IpVersionOf6,
     /// No column: stored in `extra`.
     Extra,
 }
@@ -161,6 +168,7 @@ ies! {
     (0, 50, "samplerRandomInterval", SamplerRandomInterval, Uint(4)),
     (0, 56, "sourceMacAddress", SrcMac, Exact(6)),
     (0, 58, "vlanId", Vlan, Uint(2)),
+    (0, 60, "ipVersion", IpVersion, Exact(1)),
     (0, 61, "flowDirection", FlowDirection, Uint(1)),
     (0, 62, "ipNextHopIPv6Address", NextHopV6, Exact(16)),
     (0, 80, "destinationMacAddress", DstMac, Exact(6)),

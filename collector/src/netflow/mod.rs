@@ -259,6 +259,29 @@ mod tests {
     }
 
     #[test]
+    fn ip_version_is_kept_only_where_the_addresses_do_not_say_it() {
+        // Template 256: sourceIPv4Address, ipVersion; records saying 4 and (wrongly) 6.
+        let mut m = vec![0, 10, 0, 0, 0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 1];
+        m.extend([0, 2, 0, 16, 1, 0, 0, 2, 0, 8, 0, 4, 0, 60, 0, 1]);
+        m.extend([1, 0, 0, 14, 10, 0, 0, 1, 4, 10, 0, 0, 2, 6]);
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        for columnar in [true, false] {
+            let mut dec = Decoder::new(DecoderConfig { columnar, ..Default::default() });
+            let mut out = FlowBuilders::with_capacity(2);
+            dec.decode(&m, [1; 16], 0, &mut out);
+            let batch = out.finish();
+            let extra = batch.column_by_name("extra").unwrap();
+            let extra = extra.as_any().downcast_ref::<arrow::array::MapArray>().unwrap();
+            assert_eq!(extra.value_length(0), 0, "ipVersion 4 of an IPv4 flow is the address's");
+            let row = extra.value(1);
+            let keys = row.column(0).as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+            let values = row.column(1).as_any().downcast_ref::<arrow::array::BinaryArray>().unwrap();
+            assert_eq!((keys.value(0), values.value(0)), ("0/60", &[6u8][..]), "columnar: {columnar}");
+        }
+    }
+
+    #[test]
     fn message_len_splits_back_to_back_messages() {
         let m = ipfix_message();
         let mut two = m.clone();

@@ -191,7 +191,9 @@ fn apply<'a>(f: &mut Fields<'a>, op: &Op, v: &'a [u8]) -> bool {
     }
     match op.target {
         Target::Padding => true,
-        Target::Extra => false,
+        Target::Extra | Target::IpVersion => false,
+        Target::IpVersionOf4 => v == [4],
+        Target::IpVersionOf6 => v == [6],
         Target::OctetDelta => uint!(f.octet_delta, u64),
         Target::PacketDelta => uint!(f.packet_delta, u64),
         Target::OctetTotal => uint!(f.octet_total, u64),

@@ -74,6 +74,26 @@ fn is_ovs_tunnel(t: &Template) -> bool {
     t.fields.iter().any(|f| f.pen == ie::PEN_VMWARE && (893..=897).contains(&f.id))
 }
 
+/// ipVersion says again what the address columns say when every address of the template
+/// is of one family (IPv4 addresses are stored v4-mapped): then it is checked per record
+/// instead of stored. With both families or none, it goes to `extra` like any IE without a
+/// column. (It was a tenth of the collector's work for softflowd's IPFIX, one `extra`
+/// entry per flow.)
+fn resolve_ip_version(ops: &mut [Op], seen: &[Target]) {
+    use Target::*;
+    let any = |ts: &[Target]| seen.iter().any(|t| ts.contains(t));
+    let v4 = any(&[SrcV4, DstV4, NextHopV4, InnerSrcV4, InnerDstV4, TunnelSrcV4, TunnelDstV4]);
+    let v6 = any(&[SrcV6, DstV6, NextHopV6, InnerSrcV6, InnerDstV6]);
+    let resolved = match (v4, v6) {
+        (true, false) => IpVersionOf4,
+        (false, true) => IpVersionOf6,
+        _ => Extra,
+    };
+    for op in ops.iter_mut().filter(|op| op.target == IpVersion) {
+        op.target = resolved;
+    }
+}
+
 impl Plan {
     /// Compiles a template. The mapping rules, in order:
     /// 1. a field whose (PEN, id) is unknown, or whose length does not fit its column, goes
@@ -126,6 +146,7 @@ impl Plan {
                 min_len += f.len as usize;
             }
         }
+        resolve_ip_version(&mut ops, &seen);
         let mut plan = Plan {
             ops,
             keys,
@@ -195,6 +216,23 @@ mod tests {
         );
         assert_eq!(p.fixed_len, None);
         assert_eq!(p.min_len, 4 + 4 + 1 + 4 + 4 + 1 + 8);
+    }
+
+    #[test]
+    fn ip_version_is_checked_against_a_single_address_family() {
+        let plan = |fields: Vec<FieldSpec>| {
+            Plan::compile(&Template { id: 256, scope_fields: 0, options: false, fields })
+        };
+        let v4 = plan(vec![spec(0, 8, 4), spec(0, 60, 1)]);
+        assert_eq!(targets(&v4)[1], Target::IpVersionOf4);
+        let v6 = plan(vec![spec(0, 27, 16), spec(0, 60, 1)]);
+        assert_eq!(targets(&v6)[1], Target::IpVersionOf6);
+        let both = plan(vec![spec(0, 8, 4), spec(0, 27, 16), spec(0, 60, 1)]);
+        assert_eq!(targets(&both)[2], Target::Extra);
+        let none = plan(vec![spec(0, 4, 1), spec(0, 60, 1)]);
+        assert_eq!(targets(&none)[1], Target::Extra);
+        let long = plan(vec![spec(0, 8, 4), spec(0, 60, 2)]);
+        assert_eq!(targets(&long)[1], Target::Extra, "a 2-byte ipVersion is not the IE we know");
     }
 
     #[test]
