@@ -109,6 +109,8 @@ impl FlushReport {
 /// The Parquet sink of the `flows` table.
 pub struct FlowStore {
     cfg: StoreConfig,
+    /// Writer settings of the flush files, built once from the codec.
+    props: WriterProperties,
     table: &'static str,
     buffers: BTreeMap<Hour, Vec<RecordBatch>>,
     buffered_rows: usize,
@@ -129,6 +131,7 @@ impl FlowStore {
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", root.display())))?;
         recover(&cfg.data_dir)?;
         Ok(FlowStore {
+            props: writer_properties(cfg.codec),
             cfg,
             table: layout::FLOWS_DIR,
             buffers: BTreeMap::new(),
@@ -211,13 +214,13 @@ impl FlowStore {
             name,
             batches,
             flows_schema(),
-            self.props(),
+            self.props.clone(),
         )?;
         let mut rollups: Vec<Written> = Vec::new();
         for r in Rollup::ALL {
             let Some(b) = self.rollups.batch_of(hour, r) else { continue };
             let dir = layout::partition_dir(data, r.dir(), hour);
-            match TempFile::write_all(&dir, name, &[b], r.schema(), self.props()) {
+            match TempFile::write_all(&dir, name, &[b], r.schema(), self.props.clone()) {
                 Ok(w) => rollups.push(w),
                 Err(e) => {
                     flows.discard();
@@ -245,10 +248,6 @@ impl FlowStore {
         }
         fault::point("flush.rollup_renamed");
         Ok((flows.rows, flows.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>()))
-    }
-
-    fn props(&self) -> WriterProperties {
-        writer_properties(self.cfg.codec)
     }
 
     /// Each row's event time: its flow end, when that end is plausible against the
