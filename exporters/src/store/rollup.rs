@@ -104,7 +104,7 @@ struct Key {
     class: u32,
 }
 
-/// Four words into the hasher, instead of the dozen calls a derived `Hash` makes for the
+/// Five words into the hasher, instead of the dozen calls a derived `Hash` makes for the
 /// address array and the options.
 impl std::hash::Hash for Key {
     fn hash<H: Hasher>(&self, h: &mut H) {
@@ -112,14 +112,11 @@ impl std::hash::Hash for Key {
         h.write_u64(self.minute as u64);
         h.write_u64(u64::from_ne_bytes(hi.try_into().unwrap_or_default()));
         h.write_u64(u64::from_ne_bytes(lo.try_into().unwrap_or_default()));
+        // Option tags as bits of their own: 9 bits of protocol, 33 of interface.
         let protocol = self.protocol.map_or(0, |p| 0x100 | p as u64);
         let interface = self.interface.map_or(0, |i| (1 << 32) | i as u64);
-        h.write_u64(
-            (protocol << 48)
-                ^ (interface << 8)
-                ^ ((self.direction as u64) << 60)
-                ^ ((self.class as u64) << 20),
-        );
+        h.write_u64(interface);
+        h.write_u64(protocol | (self.direction as u64) << 9 | (self.class as u64) << 10);
     }
 }
 
