@@ -527,6 +527,19 @@ mod tests {
         b.finish()
     }
 
+    /// A store with `files` flush files of `rows` flows each (seeds 0, 1, ...).
+    fn flushed(dir: &Path, files: u64, rows: usize) {
+        let mut store = FlowStore::open(StoreConfig::new(dir)).unwrap();
+        for seed in 0..files {
+            store.push(&flows(rows, seed)).unwrap();
+            store.flush().unwrap();
+        }
+    }
+
+    fn compactor(dir: &Path) -> Compactor {
+        Compactor::open(dir, CompactionConfig::default(), Duration::ZERO).unwrap().unwrap()
+    }
+
     fn rows_in(files: &[PathBuf]) -> std::io::Result<u64> {
         files.iter().map(|f| row_count(f)).sum()
     }
@@ -546,16 +559,11 @@ mod tests {
     #[test]
     fn an_hour_of_flush_files_becomes_one_sorted_file_with_its_rollups_summed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
-        for seed in 0..3 {
-            store.push(&flows(500, seed)).unwrap();
-            store.flush().unwrap();
-        }
+        flushed(dir.path(), 3, 500);
         let hour = dir.path().join("flows/date=2025-03-03/hour=13");
         assert_eq!(files(&hour).len(), 3);
 
-        let mut c =
-            Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        let mut c = compactor(dir.path());
         assert!(c.due(false).unwrap().is_empty(), "a fresh hour waits to settle");
         let r = c.run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
         assert_eq!(r.tasks, 3);
@@ -611,15 +619,10 @@ mod tests {
     #[test]
     fn a_stopped_compaction_leaves_its_inputs_and_no_output() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
-        for seed in 0..2 {
-            store.push(&flows(100, seed)).unwrap();
-            store.flush().unwrap();
-        }
+        flushed(dir.path(), 2, 100);
         let hour = dir.path().join("flows/date=2025-03-03/hour=13");
         let before = files(&hour);
-        let mut c =
-            Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        let mut c = compactor(dir.path());
         for task in c.due(true).unwrap() {
             assert!(c.run(&task, &AtomicBool::new(true)).unwrap().is_none(), "stopped");
         }
@@ -632,8 +635,7 @@ mod tests {
     fn late_rows_merge_into_the_compacted_hour() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
-        let mut c =
-            Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        let mut c = compactor(dir.path());
         store.push(&flows(100, 1)).unwrap();
         store.flush().unwrap();
         c.run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
@@ -654,8 +656,7 @@ mod tests {
         let bad = dir.path().join("flows/date=2025-03-03/hour=07/flush-1-1-000001.parquet");
         std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
         std::fs::write(&bad, b"PAR1 not really").unwrap();
-        let mut c =
-            Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        let mut c = compactor(dir.path());
         let r = c.run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
         assert_eq!((r.tasks, r.failed), (3, 1));
         assert!(bad.exists());
@@ -668,7 +669,7 @@ mod tests {
         let spilled = dir.path().join(".spill/datafusion-x/run.arrow");
         std::fs::create_dir_all(spilled.parent().unwrap()).unwrap();
         std::fs::write(&spilled, b"left by a crash").unwrap();
-        let _c = Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().unwrap();
+        let _c = compactor(dir.path());
         assert!(!spilled.exists(), "the first compactor clears spill files of dead ones");
         assert!(Compactor::open(dir.path(), CompactionConfig::default(), Duration::ZERO).unwrap().is_none());
     }
