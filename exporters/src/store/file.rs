@@ -3,7 +3,7 @@
 //! synced, so the rename survives a power cut).
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -11,6 +11,7 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
+use super::encode::FileEncoder;
 use super::journal::sync_dir;
 use super::layout;
 
@@ -69,22 +70,27 @@ impl TempFile {
         let _ = std::fs::remove_file(path);
     }
 
-    /// Writes `batches` into a new synced temporary file.
-    pub fn write_all(
+    /// Encodes `batches` into a new synced temporary file. The file is built in memory
+    /// and written with one call: the batches it encodes are in memory already.
+    pub fn encode(
         dir: &Path,
         name: &str,
         batches: &[RecordBatch],
-        schema: SchemaRef,
-        props: WriterProperties,
+        encoder: &FileEncoder,
     ) -> io::Result<Written> {
-        let mut f = TempFile::create(dir, name, schema, props)?;
-        for b in batches {
-            if let Err(e) = f.write(b) {
-                f.abandon();
-                return Err(e);
-            }
+        std::fs::create_dir_all(dir)?;
+        let bytes = encoder.write(Vec::new(), batches).map_err(io::Error::other)?;
+        let path = dir.join(layout::temp_name(name));
+        let written = File::create(&path).and_then(|mut f| {
+            f.write_all(&bytes)?;
+            f.sync_all()
+        });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
         }
-        f.finish()
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        Ok(Written { dir: dir.to_path_buf(), name: name.to_string(), rows, bytes: bytes.len() as u64 })
     }
 }
 

@@ -3,6 +3,7 @@
 //! flushes and compacted in the background into sorted files per hour.
 
 pub mod compact;
+pub mod encode;
 pub mod fault;
 pub mod file;
 pub mod journal;

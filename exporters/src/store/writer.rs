@@ -16,11 +16,10 @@ use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::DataType;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 
 use plumb_collector::schema::flows_schema;
 
+use super::encode::FileEncoder;
 use super::fault;
 use super::file::TempFile;
 use super::file::Written;
@@ -109,8 +108,9 @@ impl FlushReport {
 /// The Parquet sink of the `flows` table.
 pub struct FlowStore {
     cfg: StoreConfig,
-    /// Writer settings of the flush files, built once from the codec.
-    props: WriterProperties,
+    /// Encoders of the flush files and their rollups, built once from the codec.
+    flows: FileEncoder,
+    rollup_encoders: Vec<(Rollup, FileEncoder)>,
     table: &'static str,
     buffers: BTreeMap<Hour, Vec<RecordBatch>>,
     buffered_rows: usize,
@@ -130,8 +130,15 @@ impl FlowStore {
         std::fs::create_dir_all(&root)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot create {}: {e}", root.display())))?;
         recover(&cfg.data_dir)?;
+        let rollup_encoders = Rollup::ALL
+            .into_iter()
+            .map(|r| Ok((r, FileEncoder::new(r.schema(), cfg.codec, |_| true)?)))
+            .collect::<parquet::errors::Result<_>>()
+            .map_err(std::io::Error::other)?;
         Ok(FlowStore {
-            props: writer_properties(cfg.codec),
+            flows: FileEncoder::new(flows_schema(), cfg.codec, prunes_in_flush_files)
+                .map_err(std::io::Error::other)?,
+            rollup_encoders,
             cfg,
             table: layout::FLOWS_DIR,
             buffers: BTreeMap::new(),
@@ -209,18 +216,13 @@ impl FlowStore {
     /// Writes one hour's flows and rollups and commits them (flows first: the commit point).
     fn commit_hour(&self, hour: Hour, name: &str, batches: &[RecordBatch]) -> std::io::Result<(u64, u64)> {
         let data = &self.cfg.data_dir;
-        let flows = TempFile::write_all(
-            &layout::partition_dir(data, self.table, hour),
-            name,
-            batches,
-            flows_schema(),
-            self.props.clone(),
-        )?;
+        let flows =
+            TempFile::encode(&layout::partition_dir(data, self.table, hour), name, batches, &self.flows)?;
         let mut rollups: Vec<Written> = Vec::new();
-        for r in Rollup::ALL {
-            let Some(b) = self.rollups.batch_of(hour, r) else { continue };
+        for (r, encoder) in &self.rollup_encoders {
+            let Some(b) = self.rollups.batch_of(hour, *r) else { continue };
             let dir = layout::partition_dir(data, r.dir(), hour);
-            match TempFile::write_all(&dir, name, &[b], r.schema(), self.props.clone()) {
+            match TempFile::encode(&dir, name, &[b], encoder) {
                 Ok(w) => rollups.push(w),
                 Err(e) => {
                     flows.discard();
@@ -309,23 +311,13 @@ fn split_by_hour(batch: &RecordBatch, hours: &[Hour]) -> std::io::Result<Vec<(Ho
     Ok(out)
 }
 
-/// Flush files: no dictionaries (interning every value cost a third of the write time and
-/// saved under 5 % of the bytes once zstd compresses the plain repeats), page statistics
-/// for pruning (decision 0004), except on the addresses of the flow itself: in a flush
-/// file they are in arrival order, so their pages span nearly the whole address space and
-/// prune nothing, while comparing 16-byte values cost a tenth of the store thread.
-/// Compaction sorts by source address and writes them with statistics.
-fn writer_properties(codec: Codec) -> WriterProperties {
-    let mut b = WriterProperties::builder()
-        .set_compression(codec.parquet())
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(EnabledStatistics::Page);
-    for f in flows_schema().fields() {
-        if matches!(f.data_type(), DataType::FixedSizeBinary(_)) && f.name() != "exporter" {
-            b = b.set_column_statistics_enabled(ColumnPath::from(f.name().as_str()), EnabledStatistics::None);
-        }
-    }
-    b.build()
+/// Which `flows` columns get min/max statistics in flush files: all but the addresses of
+/// the flow itself. In a flush file those are in arrival order, so their range spans
+/// nearly the whole address space and prunes nothing (decision 0004); compaction sorts by
+/// source address and writes them with statistics. The exporter keeps them: one file
+/// usually holds few exporters.
+fn prunes_in_flush_files(f: &arrow::datatypes::Field) -> bool {
+    !matches!(f.data_type(), DataType::FixedSizeBinary(_)) || f.name() == "exporter"
 }
 
 /// Completes an interrupted compaction (under the exclusive store lock: no query may
