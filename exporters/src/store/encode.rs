@@ -132,11 +132,26 @@ impl FileEncoder {
         let mut file = SerializedFileWriter::new(out, self.root.clone(), self.props.clone())?;
         if batches.iter().any(|b| b.num_rows() > 0) {
             let mut rg = file.next_row_group()?;
+            // Chunks encoded so far: a column equal to an earlier one of the same kind
+            // (unsampled `bytes` and `bytes_reported`, columns a source never fills) takes
+            // its encoded chunk instead of being encoded and compressed again.
+            let mut encoded: Vec<(usize, Bytes, ColumnCloseResult)> = Vec::new();
+            let mut compressor = Compressor::new(self.codec);
             for (i, plan) in self.plans.iter().enumerate() {
                 let arrays = batches.iter().map(|b| b.column(i)).filter(|a| !a.is_empty());
                 match plan {
                     Plan::Flat { desc, values, stats } => {
-                        let (chunk, close) = encode_chunk(desc, *values, *stats, self.codec, arrays)?;
+                        // All-null chunks are a few bytes: not worth comparing.
+                        let filled = batches.iter().any(|b| b.column(i).null_count() < b.num_rows());
+                        let twin = encoded
+                            .iter()
+                            .filter(|_| filled)
+                            .find(|(j, _, _)| self.same_chunk(batches, *j, i));
+                        let (chunk, close) = match twin {
+                            Some((_, chunk, close)) => (chunk.clone(), retarget(close, desc)?),
+                            None => encode_chunk(desc, *values, *stats, &mut compressor, arrays)?,
+                        };
+                        encoded.push((i, chunk.clone(), retarget(&close, desc)?));
                         rg.append_column(&chunk, close)?;
                     }
                     Plan::Nested { writers, field } => write_nested(&mut rg, writers, field, arrays)?,
@@ -150,6 +165,46 @@ impl FileEncoder {
     pub fn schema(&self) -> &SchemaRef {
         &self.schema
     }
+
+    /// Whether flat columns `j` and `i` encode to the same bytes: same kind, levels and
+    /// statistics setting, and equal arrays in every batch.
+    fn same_chunk(&self, batches: &[RecordBatch], j: usize, i: usize) -> bool {
+        let (Plan::Flat { desc: dj, values: vj, stats: sj }, Plan::Flat { desc: di, values: vi, stats: si }) =
+            (&self.plans[j], &self.plans[i])
+        else {
+            return false;
+        };
+        vj == vi
+            && sj == si
+            && dj.max_def_level() == di.max_def_level()
+            && dj.self_type().get_basic_info().logical_type_ref()
+                == di.self_type().get_basic_info().logical_type_ref()
+            && batches.iter().all(|b| b.column(j).as_ref() == b.column(i).as_ref())
+    }
+}
+
+/// The close result of an encoded chunk, for column `desc` (a twin's chunk is the same
+/// bytes under another column's name).
+fn retarget(close: &ColumnCloseResult, desc: &ColumnDescPtr) -> Result<ColumnCloseResult> {
+    let m = &close.metadata;
+    let mut meta = ColumnChunkMetaData::builder(desc.clone())
+        .set_encodings_mask(*m.encodings_mask())
+        .set_compression_codec(m.compression_codec())
+        .set_num_values(m.num_values())
+        .set_total_compressed_size(m.compressed_size())
+        .set_total_uncompressed_size(m.uncompressed_size())
+        .set_data_page_offset(m.data_page_offset());
+    if let Some(s) = m.statistics() {
+        meta = meta.set_statistics(s.clone());
+    }
+    Ok(ColumnCloseResult {
+        bytes_written: close.bytes_written,
+        rows_written: close.rows_written,
+        metadata: meta.build()?,
+        bloom_filter: None,
+        column_index: None,
+        offset_index: None,
+    })
 }
 
 /// Writes a column the parquet crate's Arrow writer encodes (one chunk per leaf).
@@ -176,7 +231,7 @@ fn encode_chunk<'a>(
     desc: &ColumnDescPtr,
     values: Values,
     want_stats: bool,
-    codec: Codec,
+    compressor: &mut Compressor,
     arrays: impl Iterator<Item = &'a ArrayRef>,
 ) -> Result<(Bytes, ColumnCloseResult)> {
     let nullable = desc.max_def_level() > 0;
@@ -184,7 +239,6 @@ fn encode_chunk<'a>(
     let mut pages = SerializedPageWriter::new(&mut sink);
     let mut stats = MinMax::default();
     let (mut rows, mut nulls, mut compressed, mut uncompressed) = (0u64, 0u64, 0u64, 0u64);
-    let mut compressor = Compressor::new(codec);
     for a in arrays {
         if !nullable && a.null_count() > 0 {
             return Err(ParquetError::General(format!("column {} is required but has nulls", desc.name())));
@@ -214,7 +268,7 @@ fn encode_chunk<'a>(
     let encodings = if nullable { vec![Encoding::PLAIN, Encoding::RLE] } else { vec![Encoding::PLAIN] };
     let mut meta = ColumnChunkMetaData::builder(desc.clone())
         .set_encodings(encodings)
-        .set_compression(codec.parquet())
+        .set_compression(compressor.codec.parquet())
         .set_num_values(rows as i64)
         .set_total_compressed_size(compressed as i64)
         .set_total_uncompressed_size(uncompressed as i64)
@@ -447,22 +501,26 @@ impl MinMax {
 struct Compressor {
     codec: Codec,
     snappy: snap::raw::Encoder,
+    /// Output buffer reused across the pages of a file: zeroing a fresh worst-case buffer
+    /// per page cost more than copying the compressed bytes out.
+    scratch: Vec<u8>,
 }
 
 impl Compressor {
     fn new(codec: Codec) -> Compressor {
-        Compressor { codec, snappy: snap::raw::Encoder::new() }
+        Compressor { codec, snappy: snap::raw::Encoder::new(), scratch: Vec::new() }
     }
 
     fn compress(&mut self, page: Vec<u8>) -> Result<Bytes> {
         let out = match self.codec {
             Codec::None => page,
             Codec::Snappy => {
-                let mut out = vec![0; snap::raw::max_compress_len(page.len())];
-                let n =
-                    self.snappy.compress(&page, &mut out).map_err(|e| ParquetError::External(Box::new(e)))?;
-                out.truncate(n);
-                out
+                let max = snap::raw::max_compress_len(page.len());
+                if self.scratch.len() < max {
+                    self.scratch.resize(max, 0);
+                }
+                let n = self.snappy.compress(&page, &mut self.scratch);
+                self.scratch[..n.map_err(|e| ParquetError::External(Box::new(e)))?].to_vec()
             }
             Codec::Lz4 => lz4_flex::block::compress(&page),
             Codec::Zstd(level) => {
@@ -575,6 +633,26 @@ mod tests {
         assert_eq!(stats(6).null_count_opt(), Some(1));
         assert_eq!(stats(7).min_bytes_opt(), Some(&b""[..]));
         assert_eq!(stats(7).max_bytes_opt(), Some(&b"vxlan"[..]));
+    }
+
+    #[test]
+    fn equal_columns_share_an_encoding_and_read_back_under_their_own_names() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("bytes", DataType::UInt64, true),
+            Field::new("bytes_reported", DataType::UInt64, true),
+            Field::new("other", DataType::UInt64, true),
+        ]));
+        let v = |k: u64| {
+            Arc::new(UInt64Array::from_iter((0..100).map(|i| (i % 9 != 0).then_some(i * k)))) as ArrayRef
+        };
+        let b = RecordBatch::try_new(schema.clone(), vec![v(3), v(3), v(5)]).unwrap();
+        let (read, bytes) = round_trip(std::slice::from_ref(&b), Codec::Snappy);
+        assert_eq!(read, b);
+        let file = SerializedFileReader::new(Bytes::from(bytes)).unwrap();
+        let rg = file.metadata().row_group(0);
+        assert_eq!(rg.column(1).column_path().string(), "bytes_reported");
+        assert_eq!(rg.column(0).statistics(), rg.column(1).statistics());
+        assert_ne!(rg.column(0).statistics(), rg.column(2).statistics());
     }
 
     #[test]
