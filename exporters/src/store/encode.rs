@@ -129,12 +129,19 @@ impl FileEncoder {
     /// Writes `batches` (of this encoder's schema) as one row group, one page per batch
     /// and column, and returns the sink.
     pub fn write<W: Write + Send>(&self, out: W, batches: &[RecordBatch]) -> Result<W> {
+        if let Some(b) = batches.iter().find(|b| !self.fits(b)) {
+            return Err(ParquetError::General(format!(
+                "batch schema {:?} is not the file's {:?}",
+                b.schema(),
+                self.schema
+            )));
+        }
         let mut file = SerializedFileWriter::new(out, self.root.clone(), self.props.clone())?;
         if batches.iter().any(|b| b.num_rows() > 0) {
             let mut rg = file.next_row_group()?;
-            // Chunks encoded so far: a column equal to an earlier one of the same kind
-            // (unsampled `bytes` and `bytes_reported`, columns a source never fills) takes
-            // its encoded chunk instead of being encoded and compressed again.
+            // Filled chunks encoded so far: a column equal to an earlier one of the same
+            // kind (unsampled `bytes` and `bytes_reported`) takes its encoded chunk instead
+            // of being encoded and compressed again.
             let mut encoded: Vec<(usize, Bytes, ColumnCloseResult)> = Vec::new();
             let mut compressor = Compressor::new(self.codec);
             for (i, plan) in self.plans.iter().enumerate() {
@@ -151,7 +158,9 @@ impl FileEncoder {
                             Some((_, chunk, close)) => (chunk.clone(), retarget(close, desc)?),
                             None => encode_chunk(desc, *values, *stats, &mut compressor, arrays)?,
                         };
-                        encoded.push((i, chunk.clone(), retarget(&close, desc)?));
+                        if filled {
+                            encoded.push((i, chunk.clone(), retarget(&close, desc)?));
+                        }
                         rg.append_column(&chunk, close)?;
                     }
                     Plan::Nested { writers, field } => write_nested(&mut rg, writers, field, arrays)?,
@@ -162,8 +171,11 @@ impl FileEncoder {
         file.into_inner()
     }
 
-    pub fn schema(&self) -> &SchemaRef {
-        &self.schema
+    /// Whether a batch has this encoder's column types, in order (nullability is checked
+    /// per chunk, where a null in a required column is an error).
+    fn fits(&self, b: &RecordBatch) -> bool {
+        let (have, want) = (b.schema_ref().fields(), self.schema.fields());
+        have.len() == want.len() && have.iter().zip(want.iter()).all(|(h, w)| h.data_type() == w.data_type())
     }
 
     /// Whether flat columns `j` and `i` encode to the same bytes: same kind, levels and
@@ -666,6 +678,14 @@ mod tests {
         let rg = file.metadata().row_group(0);
         assert!(rg.column(6).statistics().is_none());
         assert!(rg.column(5).statistics().is_some());
+    }
+
+    #[test]
+    fn a_batch_of_another_schema_is_an_error() {
+        let b = batch(4, |_| false);
+        let other = Arc::new(Schema::new(vec![Field::new("u8", DataType::UInt64, true)]));
+        let enc = FileEncoder::new(other, Codec::None, |_| true).unwrap();
+        assert!(enc.write(Vec::new(), &[b]).is_err());
     }
 
     #[test]
