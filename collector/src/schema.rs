@@ -33,6 +33,13 @@ pub trait ColumnKind {
     fn rows(b: &Self::Builder) -> usize;
     /// Appends `n` nulls at once.
     fn nulls(b: &mut Self::Builder, n: usize);
+    /// Appends every value of `values`.
+    #[inline(always)]
+    fn extend<'a>(b: &mut Self::Builder, values: impl Iterator<Item = Self::Value<'a>>) {
+        for v in values {
+            Self::push(b, v);
+        }
+    }
 }
 
 /// A fixed-width column under construction: a plain `Vec` of values and a validity bitmap
@@ -53,6 +60,17 @@ impl<T: Copy + Default> FixedColumn<T> {
         self.values.push(v);
         if let Some(valid) = &mut self.valid {
             valid.append(true);
+        }
+    }
+
+    /// Appends all of `values`. Column-first decoders pass iterators of known length, for
+    /// which `Vec::extend` reserves once and skips the per-value capacity check.
+    #[inline(always)]
+    fn extend(&mut self, values: impl Iterator<Item = T>) {
+        let before = self.values.len();
+        self.values.extend(values);
+        if let Some(valid) = &mut self.valid {
+            valid.append_n(self.values.len() - before, true);
         }
     }
 
@@ -96,6 +114,10 @@ macro_rules! fixed_column_methods {
         }
         fn nulls(b: &mut Self::Builder, n: usize) {
             b.nulls(n)
+        }
+        #[inline(always)]
+        fn extend<'a>(b: &mut Self::Builder, values: impl Iterator<Item = Self::Value<'a>>) {
+            b.extend(values)
         }
     };
 }
@@ -388,9 +410,7 @@ pub(crate) fn fill<'a, K: ColumnKind>(
     if have < row {
         K::nulls(b, row - have);
     }
-    for v in values {
-        K::push(b, v);
-    }
+    K::extend(b, values);
 }
 
 /// Finishes one column of `rows` rows. A column no row set becomes one null array without
@@ -407,9 +427,10 @@ fn finish_column<K: ColumnKind>(
         let Some(cached) = null else {
             return new_null_array(&K::data_type(), rows);
         };
+        // Batches cut by time are shorter than `capacity`: they share a slice of it.
         return match cached {
-            Some(a) if a.len() == rows => a.clone(),
-            _ => cached.insert(new_null_array(&K::data_type(), rows)).clone(),
+            Some(a) if a.len() >= rows => a.slice(0, rows),
+            _ => cached.insert(new_null_array(&K::data_type(), rows.max(capacity))).slice(0, rows),
         };
     }
     if have < rows {

@@ -34,9 +34,14 @@ struct Reported {
     pending: i64,
 }
 
+/// Rows the builders hold beyond `batch_rows`: a batch is cut after the datagram that
+/// reaches `batch_rows`, and a column that outgrows its capacity is copied whole. 4096
+/// covers any datagram of 64 KiB with records of 16 bytes or more.
+const DATAGRAM_HEADROOM: usize = 4096;
+
 pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
     let mut rx = BatchReceiver::new();
-    let mut out = FlowBuilders::with_capacity(ctx.batch_rows);
+    let mut out = FlowBuilders::with_capacity(ctx.batch_rows + DATAGRAM_HEADROOM);
     let mut drops = SocketDrops::new(&socket);
     let mut reported = Reported::default();
     let mut last_batch = Instant::now();
@@ -61,8 +66,12 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
             let exporter = addr::from_ip(src.ip());
             let o = dec.decode(data, exporter, now, &mut out);
             counters.observe(&ctx.metrics, &exporter, &o);
+            if out.len() >= ctx.batch_rows {
+                emit(&mut out, &ctx, false);
+                last_batch = Instant::now();
+            }
         }
-        if out.len() >= ctx.batch_rows || (!out.is_empty() && last_batch.elapsed() >= ctx.batch_interval) {
+        if !out.is_empty() && last_batch.elapsed() >= ctx.batch_interval {
             emit(&mut out, &ctx, false);
             last_batch = Instant::now();
         }
