@@ -80,6 +80,9 @@ enum Plan {
     Nested { writers: ArrowRowGroupWriterFactory, field: Arc<Field> },
 }
 
+/// Room for the footer and the nested columns beyond the flat chunks' bytes.
+const FOOTER_ROOM: usize = 64 << 10;
+
 /// Writes batches of one schema as single-row-group Parquet files.
 pub struct FileEncoder {
     schema: SchemaRef,
@@ -126,9 +129,10 @@ impl FileEncoder {
         Ok(FileEncoder { schema, root: descr.root_schema_ptr(), props, plans, codec })
     }
 
-    /// Writes `batches` (of this encoder's schema) as one row group, one page per batch
-    /// and column, and returns the sink.
-    pub fn write<W: Write + Send>(&self, out: W, batches: &[RecordBatch]) -> Result<W> {
+    /// Encodes `batches` (of this encoder's schema) as one file of one row group, one page
+    /// per batch and column. The flat columns are encoded first, so the file's buffer is
+    /// allocated once at about its final size instead of growing by copies.
+    pub fn write(&self, batches: &[RecordBatch]) -> Result<Vec<u8>> {
         if let Some(b) = batches.iter().find(|b| !self.fits(b)) {
             return Err(ParquetError::General(format!(
                 "batch schema {:?} is not the file's {:?}",
@@ -136,39 +140,59 @@ impl FileEncoder {
                 self.schema
             )));
         }
+        let chunks =
+            if batches.iter().any(|b| b.num_rows() > 0) { self.encode_flat(batches)? } else { Vec::new() };
+        let size: usize = chunks.iter().flatten().map(|(c, _)| c.len()).sum();
+        let out = Vec::with_capacity(size + FOOTER_ROOM);
         let mut file = SerializedFileWriter::new(out, self.root.clone(), self.props.clone())?;
-        if batches.iter().any(|b| b.num_rows() > 0) {
+        if !chunks.is_empty() {
             let mut rg = file.next_row_group()?;
-            // Filled chunks encoded so far: a column equal to an earlier one of the same
-            // kind (unsampled `bytes` and `bytes_reported`) takes its encoded chunk instead
-            // of being encoded and compressed again.
-            let mut encoded: Vec<(usize, Bytes, ColumnCloseResult)> = Vec::new();
-            let mut compressor = Compressor::new(self.codec);
-            for (i, plan) in self.plans.iter().enumerate() {
-                let arrays = batches.iter().map(|b| b.column(i)).filter(|a| !a.is_empty());
-                match plan {
-                    Plan::Flat { desc, values, stats } => {
-                        // All-null chunks are a few bytes: not worth comparing.
-                        let filled = batches.iter().any(|b| b.column(i).null_count() < b.num_rows());
-                        let twin = encoded
-                            .iter()
-                            .filter(|_| filled)
-                            .find(|(j, _, _)| self.same_chunk(batches, *j, i));
-                        let (chunk, close) = match twin {
-                            Some((_, chunk, close)) => (chunk.clone(), retarget(close, desc)?),
-                            None => encode_chunk(desc, *values, *stats, &mut compressor, arrays)?,
-                        };
-                        if filled {
-                            encoded.push((i, chunk.clone(), retarget(&close, desc)?));
-                        }
-                        rg.append_column(&chunk, close)?;
+            for ((i, plan), chunk) in self.plans.iter().enumerate().zip(chunks) {
+                match (plan, chunk) {
+                    (_, Some((chunk, close))) => rg.append_column(&chunk, close)?,
+                    (Plan::Nested { writers, field }, None) => {
+                        let arrays = batches.iter().map(|b| b.column(i)).filter(|a| !a.is_empty());
+                        write_nested(&mut rg, writers, field, arrays)?
                     }
-                    Plan::Nested { writers, field } => write_nested(&mut rg, writers, field, arrays)?,
+                    (Plan::Flat { desc, .. }, None) => {
+                        return Err(ParquetError::General(format!("column {} was not encoded", desc.name())));
+                    }
                 }
             }
             rg.close()?;
         }
         file.into_inner()
+    }
+
+    /// The encoded chunk of every flat column, in schema order (`None` for nested ones).
+    fn encode_flat(&self, batches: &[RecordBatch]) -> Result<Vec<Option<(Bytes, ColumnCloseResult)>>> {
+        // Filled chunks encoded so far: a column equal to an earlier one of the same kind
+        // (unsampled `bytes` and `bytes_reported`) takes its encoded chunk instead of being
+        // encoded and compressed again.
+        let mut chunks: Vec<Option<(Bytes, ColumnCloseResult)>> = Vec::with_capacity(self.plans.len());
+        let mut filled_columns: Vec<usize> = Vec::new();
+        let mut compressor = Compressor::new(self.codec);
+        for (i, plan) in self.plans.iter().enumerate() {
+            let Plan::Flat { desc, values, stats } = plan else {
+                chunks.push(None);
+                continue;
+            };
+            // All-null chunks are a few bytes: not worth comparing.
+            let filled = batches.iter().any(|b| b.column(i).null_count() < b.num_rows());
+            let twin = filled_columns.iter().find(|&&j| self.same_chunk(batches, j, i));
+            let chunk = match twin.and_then(|&j| chunks[j].as_ref()) {
+                Some((chunk, close)) => (chunk.clone(), retarget(close, desc)?),
+                None => {
+                    let arrays = batches.iter().map(|b| b.column(i)).filter(|a| !a.is_empty());
+                    encode_chunk(desc, *values, *stats, &mut compressor, arrays)?
+                }
+            };
+            if filled {
+                filled_columns.push(i);
+            }
+            chunks.push(Some(chunk));
+        }
+        Ok(chunks)
     }
 
     /// Whether a batch has this encoder's column types, in order (nullability is checked
@@ -205,6 +229,7 @@ fn retarget(close: &ColumnCloseResult, desc: &ColumnDescPtr) -> Result<ColumnClo
         .set_num_values(m.num_values())
         .set_total_compressed_size(m.compressed_size())
         .set_total_uncompressed_size(m.uncompressed_size())
+        .set_dictionary_page_offset(m.dictionary_page_offset())
         .set_data_page_offset(m.data_page_offset());
     if let Some(s) = m.statistics() {
         meta = meta.set_statistics(s.clone());
@@ -238,7 +263,10 @@ fn write_nested<'a, W: Write + Send>(
     Ok(())
 }
 
-/// Encodes one column chunk: one data page per array.
+/// Encodes one column chunk: one data page per array. A chunk whose valid values are all
+/// one value (exporter, source kind, domain, sampling rate: about half of a softflowd
+/// row's bytes) gets a one-entry dictionary and pages of a single RLE run, so the codec
+/// does not churn through a repeated value.
 fn encode_chunk<'a>(
     desc: &ColumnDescPtr,
     values: Values,
@@ -247,44 +275,71 @@ fn encode_chunk<'a>(
     arrays: impl Iterator<Item = &'a ArrayRef>,
 ) -> Result<(Bytes, ColumnCloseResult)> {
     let nullable = desc.max_def_level() > 0;
-    let mut sink = TrackedWrite::new(Vec::new());
+    let arrays: Vec<&ArrayRef> = arrays.collect();
+    if let Some(a) = arrays.iter().find(|a| !nullable && a.null_count() > 0) {
+        return Err(ParquetError::General(format!(
+            "column {} is required but has {} nulls",
+            desc.name(),
+            a.null_count()
+        )));
+    }
+    let room = arrays.iter().map(|a| PAGE_HEADER_ROOM + page_capacity(values, a.len())).sum();
+    let mut sink = TrackedWrite::new(Vec::with_capacity(room));
     let mut pages = SerializedPageWriter::new(&mut sink);
     let mut stats = MinMax::default();
-    let (mut rows, mut nulls, mut compressed, mut uncompressed) = (0u64, 0u64, 0u64, 0u64);
-    for a in arrays {
-        if !nullable && a.null_count() > 0 {
-            return Err(ParquetError::General(format!("column {} is required but has nulls", desc.name())));
-        }
+    let mut written = Written::default();
+    let single = single_value(values, &arrays);
+    if let Some(one) = &single {
+        let mut dict = Vec::with_capacity(PAGE_HEADER_ROOM);
+        put_values(values, one.as_ref(), &mut dict, want_stats.then_some(&mut stats));
+        let raw_len = dict.len();
+        let buf = compressor.compress(dict)?;
+        let page = Page::DictionaryPage { buf, num_values: 1, encoding: Encoding::PLAIN, is_sorted: true };
+        written.add(pages.write_page(CompressedPage::new(page, raw_len))?);
+        written.data_offset = written.compressed;
+    }
+    for a in &arrays {
         let mut page = Vec::with_capacity(page_capacity(values, a.len()));
         if nullable {
             put_levels(a.nulls(), a.len(), &mut page);
         }
-        put_values(values, a.as_ref(), &mut page, want_stats.then_some(&mut stats));
+        let encoding = if single.is_some() {
+            put_single_indices(a.len() - a.null_count(), &mut page);
+            Encoding::RLE_DICTIONARY
+        } else {
+            put_values(values, a.as_ref(), &mut page, want_stats.then_some(&mut stats));
+            Encoding::PLAIN
+        };
         let raw_len = page.len();
         let buf = compressor.compress(page)?;
         let page = Page::DataPage {
             buf,
             num_values: a.len() as u32,
-            encoding: Encoding::PLAIN,
+            encoding,
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
             statistics: None,
         };
-        let spec = pages.write_page(CompressedPage::new(page, raw_len))?;
-        compressed += spec.compressed_size as u64;
-        uncompressed += spec.uncompressed_size as u64;
-        rows += a.len() as u64;
-        nulls += a.null_count() as u64;
+        written.add(pages.write_page(CompressedPage::new(page, raw_len))?);
     }
     pages.close()?;
-    let encodings = if nullable { vec![Encoding::PLAIN, Encoding::RLE] } else { vec![Encoding::PLAIN] };
+    let rows = arrays.iter().map(|a| a.len() as u64).sum::<u64>();
+    let nulls = arrays.iter().map(|a| a.null_count() as u64).sum::<u64>();
+    let mut encodings = vec![Encoding::PLAIN];
+    if nullable {
+        encodings.push(Encoding::RLE);
+    }
+    if single.is_some() {
+        encodings.push(Encoding::RLE_DICTIONARY);
+    }
     let mut meta = ColumnChunkMetaData::builder(desc.clone())
         .set_encodings(encodings)
         .set_compression(compressor.codec.parquet())
         .set_num_values(rows as i64)
-        .set_total_compressed_size(compressed as i64)
-        .set_total_uncompressed_size(uncompressed as i64)
-        .set_data_page_offset(0);
+        .set_total_compressed_size(written.compressed as i64)
+        .set_total_uncompressed_size(written.uncompressed as i64)
+        .set_dictionary_page_offset(single.is_some().then_some(0))
+        .set_data_page_offset(written.data_offset as i64);
     if want_stats {
         meta = meta.set_statistics(stats.into_statistics(values, nulls));
     }
@@ -300,6 +355,91 @@ fn encode_chunk<'a>(
     Ok((chunk, close))
 }
 
+/// Page bytes written into a chunk so far, and where its first data page starts.
+#[derive(Default)]
+struct Written {
+    compressed: u64,
+    uncompressed: u64,
+    data_offset: u64,
+}
+
+impl Written {
+    fn add(&mut self, spec: parquet::column::page::PageWriteSpec) {
+        self.compressed += spec.compressed_size as u64;
+        self.uncompressed += spec.uncompressed_size as u64;
+    }
+}
+
+/// The dictionary indices of a page whose `valid` values are all entry 0: a bit width of
+/// 1 and one RLE run of zeros (none for a page of nulls only).
+fn put_single_indices(valid: usize, out: &mut Vec<u8>) {
+    out.push(1);
+    if valid > 0 {
+        put_rle_run(valid, 0, out);
+    }
+}
+
+/// The chunk's only value, as a one-row array, when every valid value of every array is
+/// that one value (`None` when there are two or more, or none).
+fn single_value(values: Values, arrays: &[&ArrayRef]) -> Option<ArrayRef> {
+    let (first, at) = arrays.iter().find_map(|a| Some((*a, first_valid(a.as_ref())?)))?;
+    let one = first.slice(at, 1);
+    arrays.iter().all(|a| all_equal(values, a.as_ref(), one.as_ref())).then_some(one)
+}
+
+fn first_valid(a: &dyn Array) -> Option<usize> {
+    match a.nulls() {
+        Some(n) => n.valid_indices().next(),
+        None => (!a.is_empty()).then_some(0),
+    }
+}
+
+/// Whether every valid value of `a` equals the value of the one-row array `one`. Stops at
+/// the first difference, so a varying column costs a few comparisons.
+fn all_equal(values: Values, a: &dyn Array, one: &dyn Array) -> bool {
+    fn ints<T: ArrowNativeType>(v: &[T], x: T, ranges: &[(usize, usize)]) -> bool {
+        ranges.iter().all(|&(s, e)| v[s..e].iter().all(|&y| y == x))
+    }
+    let ranges = valid_ranges(a);
+    match values {
+        Values::Widen8 => {
+            ints(a.as_primitive::<UInt8Type>().values(), one.as_primitive::<UInt8Type>().value(0), &ranges)
+        }
+        Values::Widen16 => {
+            ints(a.as_primitive::<UInt16Type>().values(), one.as_primitive::<UInt16Type>().value(0), &ranges)
+        }
+        Values::U32 => {
+            ints(a.as_primitive::<UInt32Type>().values(), one.as_primitive::<UInt32Type>().value(0), &ranges)
+        }
+        Values::U64 => {
+            ints(a.as_primitive::<UInt64Type>().values(), one.as_primitive::<UInt64Type>().value(0), &ranges)
+        }
+        Values::I64 => {
+            let (data, one) = (a.to_data(), one.to_data());
+            ints(&data.buffer::<i64>(0)[..a.len()], one.buffer::<i64>(0)[0], &ranges)
+        }
+        Values::Fixed(n) => {
+            let (data, x) = (a.as_fixed_size_binary().value_data(), one.as_fixed_size_binary().value(0));
+            if let Ok(x) = <[u8; 16]>::try_from(x) {
+                let x = u128::from_ne_bytes(x);
+                let key = |v: &[u8]| <[u8; 16]>::try_from(v).map(u128::from_ne_bytes).ok();
+                ranges.iter().all(|&(s, e)| data[s * n..e * n].chunks_exact(n).all(|v| key(v) == Some(x)))
+            } else {
+                ranges.iter().all(|&(s, e)| data[s * n..e * n].chunks_exact(n).all(|v| v == x))
+            }
+        }
+        Values::Utf8 => {
+            let (s, x) = (a.as_string::<i32>(), one.as_string::<i32>().value(0));
+            ranges.iter().all(|&(b, e)| (b..e).all(|i| s.value(i) == x))
+        }
+    }
+}
+
+/// Bytes a page header takes at most (Thrift-encoded, without statistics).
+const PAGE_HEADER_ROOM: usize = 64;
+
+/// An upper bound of a page's PLAIN bytes (Snappy and LZ4 may add a few per cent, when
+/// the buffer grows once).
 fn page_capacity(values: Values, rows: usize) -> usize {
     let per_row = match values {
         Values::Widen8 | Values::Widen16 | Values::U32 => 4,
@@ -367,7 +507,7 @@ fn put_values(values: Values, a: &dyn Array, out: &mut Vec<u8>, stats: Option<&m
                 out.extend_from_slice(&data[s * n..e * n]);
             }
             if let Some(m) = stats {
-                ranges.iter().for_each(|&(s, e)| m.bytes(data[s * n..e * n].chunks_exact(n)));
+                ranges.iter().for_each(|&(s, e)| m.fixed(&data[s * n..e * n], n));
             }
         }
         Values::Utf8 => {
@@ -455,6 +595,32 @@ impl MinMax {
             Some((l, h)) => (l.min(lo), h.max(hi)),
             None => (lo, hi),
         });
+    }
+
+    /// Folds in values of `n` bytes each. Up to 16 bytes they compare as big-endian
+    /// integers (zero-padded on the right, which keeps the byte order of equal-length
+    /// values): a compare per address instead of a `memcmp` call.
+    fn fixed(&mut self, data: &[u8], n: usize) {
+        if n > 16 {
+            return self.bytes(data.chunks_exact(n));
+        }
+        let key = |v: &[u8]| {
+            let mut k = [0u8; 16];
+            k[..n].copy_from_slice(v);
+            u128::from_be_bytes(k)
+        };
+        let mut values = data.chunks_exact(n);
+        let Some(first) = values.next() else { return };
+        let (mut lo, mut hi) = ((key(first), first), (key(first), first));
+        for v in values {
+            let k = key(v);
+            if k < lo.0 {
+                lo = (k, v);
+            } else if k > hi.0 {
+                hi = (k, v);
+            }
+        }
+        self.bytes([lo.1, hi.1].into_iter());
     }
 
     fn bytes<'a>(&mut self, v: impl Iterator<Item = &'a [u8]>) {
@@ -556,9 +722,15 @@ mod tests {
 
     /// Rows `n` of every flat kind, with nulls placed by `null(i)`, plus a map column.
     fn batch(n: usize, null: impl Fn(usize) -> bool) -> RecordBatch {
+        batch_of(n, null, |i| i)
+    }
+
+    /// Like [`batch`], with row i's flat values made from `value(i)`.
+    fn batch_of(n: usize, null: impl Fn(usize) -> bool, value: impl Fn(usize) -> usize) -> RecordBatch {
         fn some<T>(null: bool, v: T) -> Option<T> {
             (!null).then_some(v)
         }
+        let (null, i) = (&null, &value);
         let mut map = MapBuilder::new(None, StringBuilder::new(), BinaryBuilder::new());
         for i in 0..n {
             if i % 3 == 0 {
@@ -568,25 +740,25 @@ mod tests {
             map.append(true).unwrap();
         }
         let columns: Vec<ArrayRef> = vec![
-            Arc::new(UInt8Array::from_iter((0..n).map(|i| some(null(i), i as u8)))),
-            Arc::new(UInt16Array::from_iter((0..n).map(|i| some(null(i), 60_000 + i as u16)))),
-            Arc::new(UInt32Array::from_iter((0..n).map(|i| some(null(i), u32::MAX - i as u32)))),
-            Arc::new(UInt64Array::from_iter((0..n).map(|i| some(null(i), u64::MAX - 7 * i as u64)))),
-            Arc::new(UInt64Array::from_iter_values((0..n).map(|i| i as u64))),
+            Arc::new(UInt8Array::from_iter((0..n).map(|r| some(null(r), i(r) as u8)))),
+            Arc::new(UInt16Array::from_iter((0..n).map(|r| some(null(r), 60_000 + i(r) as u16)))),
+            Arc::new(UInt32Array::from_iter((0..n).map(|r| some(null(r), u32::MAX - i(r) as u32)))),
+            Arc::new(UInt64Array::from_iter((0..n).map(|r| some(null(r), u64::MAX - 7 * i(r) as u64)))),
+            Arc::new(UInt64Array::from_iter_values((0..n).map(|r| i(r) as u64))),
             Arc::new(
                 TimestampMicrosecondArray::from_iter(
-                    (0..n).map(|i| some(null(i), 1_700_000_000_000_000 - i as i64)),
+                    (0..n).map(|r| some(null(r), 1_700_000_000_000_000 - i(r) as i64)),
                 )
                 .with_timezone("UTC"),
             ),
             Arc::new(
                 FixedSizeBinaryArray::try_from_sparse_iter_with_size(
-                    (0..n).map(|i| some(null(i), [i as u8; 16])),
+                    (0..n).map(|r| some(null(r), [i(r) as u8; 16])),
                     16,
                 )
                 .unwrap(),
             ),
-            Arc::new(StringArray::from_iter((0..n).map(|i| some(null(i), ["vxlan", "gre", ""][i % 3])))),
+            Arc::new(StringArray::from_iter((0..n).map(|r| some(null(r), ["vxlan", "gre", ""][i(r) % 3])))),
             Arc::new(map.finish()),
         ];
         let fields: Vec<Field> = ["u8", "u16", "u32", "u64", "required", "ts", "addr", "label", "extra"]
@@ -601,8 +773,7 @@ mod tests {
 
     fn round_trip(batches: &[RecordBatch], codec: Codec) -> (RecordBatch, Vec<u8>) {
         let schema = batches[0].schema();
-        let bytes =
-            FileEncoder::new(schema.clone(), codec, |_| true).unwrap().write(Vec::new(), batches).unwrap();
+        let bytes = FileEncoder::new(schema.clone(), codec, |_| true).unwrap().write(batches).unwrap();
         let reader =
             ParquetRecordBatchReaderBuilder::try_new(Bytes::from(bytes.clone())).unwrap().build().unwrap();
         let read: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
@@ -622,6 +793,34 @@ mod tests {
             let (read, _) = round_trip(&batches, codec);
             assert_eq!(read, expected, "{codec:?}");
         }
+    }
+
+    #[test]
+    fn a_column_of_one_value_is_a_one_entry_dictionary_and_reads_back() {
+        let one = |n, null: fn(usize) -> bool| batch_of(n, null, |_| 4);
+        let mixed = one(300, |i| i % 7 == 3);
+        let batches = [one(100, |_| false), one(50, |_| true), mixed.slice(3, 200), mixed];
+        let expected = concat_batches(&batches[0].schema(), &batches).unwrap();
+        for codec in [Codec::None, Codec::Snappy, Codec::Lz4, Codec::Zstd(1)] {
+            let (read, bytes) = round_trip(&batches, codec);
+            assert_eq!(read, expected, "{codec:?}");
+            let file = SerializedFileReader::new(Bytes::from(bytes)).unwrap();
+            let rg = file.metadata().row_group(0);
+            for c in 0..8 {
+                let col = rg.column(c);
+                assert!(col.dictionary_page_offset().is_some(), "{}", col.column_path());
+                let stats = col.statistics().unwrap();
+                assert_eq!(stats.min_bytes_opt(), stats.max_bytes_opt(), "{}", col.column_path());
+            }
+        }
+        // A second value anywhere (here in the last batch) keeps the chunk PLAIN.
+        let two = [one(100, |_| false), batch_of(10, |_| false, |r| 4 + r / 9)];
+        let (read, bytes) = round_trip(&two, Codec::Lz4);
+        assert_eq!(read, concat_batches(&two[0].schema(), &two).unwrap());
+        let file = SerializedFileReader::new(Bytes::from(bytes)).unwrap();
+        assert!(
+            file.metadata().row_group(0).columns()[..8].iter().all(|c| c.dictionary_page_offset().is_none())
+        );
     }
 
     #[test]
@@ -672,7 +871,7 @@ mod tests {
         let b = batch(10, |_| false);
         let bytes = FileEncoder::new(b.schema(), Codec::None, |f| f.name() != "addr")
             .unwrap()
-            .write(Vec::new(), std::slice::from_ref(&b))
+            .write(std::slice::from_ref(&b))
             .unwrap();
         let file = SerializedFileReader::new(Bytes::from(bytes)).unwrap();
         let rg = file.metadata().row_group(0);
@@ -685,7 +884,7 @@ mod tests {
         let b = batch(4, |_| false);
         let other = Arc::new(Schema::new(vec![Field::new("u8", DataType::UInt64, true)]));
         let enc = FileEncoder::new(other, Codec::None, |_| true).unwrap();
-        assert!(enc.write(Vec::new(), &[b]).is_err());
+        assert!(enc.write(&[b]).is_err());
     }
 
     #[test]
@@ -697,6 +896,6 @@ mod tests {
         )
         .unwrap();
         let enc = FileEncoder::new(schema, Codec::None, |_| true).unwrap();
-        assert!(enc.write(Vec::new(), &[nullable]).is_err());
+        assert!(enc.write(&[nullable]).is_err());
     }
 }

@@ -79,7 +79,7 @@ impl TempFile {
         encoder: &FileEncoder,
     ) -> io::Result<Written> {
         std::fs::create_dir_all(dir)?;
-        let bytes = encoder.write(Vec::new(), batches).map_err(io::Error::other)?;
+        let bytes = encoder.write(batches).map_err(io::Error::other)?;
         let path = dir.join(layout::temp_name(name));
         let written = File::create(&path).and_then(|mut f| {
             f.write_all(&bytes)?;
