@@ -100,7 +100,7 @@ impl Default for Store {
             data_dir: PathBuf::from("data"),
             flush_interval_secs: 10,
             max_buffered_rows: 1 << 18,
-            codec: "snappy".into(),
+            codec: "lz4".into(),
             compaction: Compaction::default(),
         }
     }
@@ -246,7 +246,7 @@ impl Config {
         let mut s = StoreConfig::new(data_dir);
         s.flush_interval = std::time::Duration::from_secs(self.store.flush_interval_secs.max(1));
         s.max_buffered_rows = self.store.max_buffered_rows.max(1);
-        s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Snappy);
+        s.codec = Codec::parse(&self.store.codec).unwrap_or(Codec::Lz4);
         s
     }
 

@@ -79,7 +79,7 @@ impl StoreConfig {
             data_dir: data_dir.into(),
             flush_interval: Duration::from_secs(10),
             max_buffered_rows: 1 << 18,
-            codec: Codec::Snappy,
+            codec: Codec::Lz4,
         }
     }
 }
