@@ -13,7 +13,7 @@
 #   DURATION=60  seconds per step     NFCAPD_BUF=67108864  nfcapd's -B
 #   KEEP=1       keep the work folder (the recorded stream) at exit
 #   PLUMB_ARGS="--config F"  extra arguments to `plumb collect` (default: none, its defaults)
-#   THREADS=1    also print plumb's CPU per thread (% of a core, 10 s from the 3rd second)
+#   THREADS=1    also print plumb's CPU time per thread over the step, in ns per record sent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=("${@:-40000 80000 120000 160000}")
@@ -47,11 +47,11 @@ sleep 1
 kill "$tpid"; wait "$tpid" 2>/dev/null || true
 "$PLUMB" replay "$work/stream.pcap" --to 127.0.0.1:9 --port 40999 --rate 1 --duration 0.001 | sed 's/^/# stream: /' >&2
 
-# CPU seconds per thread of PID, as "name ticks" lines.
-thread_ticks() { for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done | sort; }
+# CPU time of each thread of PID over its whole run, per record sent (ns), from
+# /proc/PID/task/*/stat: steadier than a window of the run.
 thread_cpu() {
-  sleep 3; thread_ticks "$1" >"$work/cpu0"; sleep 10; thread_ticks "$1" >"$work/cpu1"
-  join "$work/cpu0" "$work/cpu1" | awk -v r="$2" '{d=($3-$2)/10; if (d>0.5) printf "# rate %s: thread %s %.1f%%\n", r, $1, d}' >&2
+  for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done |
+    awk -v r="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" '$2 > 0 {printf "# rate %s: thread %s %.0f ns/record\n", r, $1, $2 * 1e9 / hz / n}' >&2
 }
 
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -64,10 +64,10 @@ for rate in "${RATES[@]}"; do
   taskset -c 1 "$PLUMB" collect ${PLUMB_ARGS:-} --data "$data" --listen 127.0.0.1:41000 --metrics-listen 127.0.0.1:41001 2>"$work/plumb-$rate.log" & cpid=$!
   pids+=("$cpid")
   until curl -sf http://127.0.0.1:41001/healthz >/dev/null; do sleep 0.1; done
-  if [ "${THREADS:-0}" = 1 ]; then thread_cpu "$cpid" "$rate" & fi
   sent=$("$PLUMB" replay "$work/stream.pcap" --port 40999 --to 127.0.0.1:41000 --rate "$rate" --loop 0 --duration "$DURATION" --cpu 0)
   sent_records=$(sed -E 's/.*\(([0-9]+) NetFlow.*/\1/' <<<"$sent")
   rss=$(rss_kib "$cpid")
+  if [ "${THREADS:-0}" = 1 ]; then thread_cpu "$cpid" "$rate" "$sent_records"; fi
   kill -TERM "$cpid"; wait "$cpid" || true
   stored=$("$PLUMB" query --data "$data" --format csv "SELECT count(*) FROM flows" | tail -1)
   rm -rf "$data"

@@ -3,7 +3,8 @@
 //! A flush file is written once, read a few times and compacted away, so it wants the
 //! cheapest valid Parquet: one PLAIN data page per batch and column, definition levels
 //! taken from the Arrow validity bitmap (its bits are Parquet's bit-packed levels), and
-//! values copied from the Arrow value buffers. The parquet crate's general Arrow writer
+//! values copied from the Arrow value buffers; a column holding one value throughout is a
+//! one-entry dictionary instead. The parquet crate's general Arrow writer
 //! spent most of the collector's store thread on per-value work this layout does not
 //! need (decision 0006). Column chunks are spliced into a file through the crate's own
 //! file writer, so footer, schema and the `ARROW:schema` hint stay the crate's.
@@ -287,7 +288,7 @@ fn encode_chunk<'a>(
     let mut sink = TrackedWrite::new(Vec::with_capacity(room));
     let mut pages = SerializedPageWriter::new(&mut sink);
     let mut stats = MinMax::default();
-    let mut written = Written::default();
+    let mut totals = PageTotals::default();
     let single = single_value(values, &arrays);
     if let Some(one) = &single {
         let mut dict = Vec::with_capacity(PAGE_HEADER_ROOM);
@@ -295,8 +296,8 @@ fn encode_chunk<'a>(
         let raw_len = dict.len();
         let buf = compressor.compress(dict)?;
         let page = Page::DictionaryPage { buf, num_values: 1, encoding: Encoding::PLAIN, is_sorted: true };
-        written.add(pages.write_page(CompressedPage::new(page, raw_len))?);
-        written.data_offset = written.compressed;
+        totals.add(pages.write_page(CompressedPage::new(page, raw_len))?);
+        totals.data_offset = totals.compressed;
     }
     for a in &arrays {
         let mut page = Vec::with_capacity(page_capacity(values, a.len()));
@@ -320,7 +321,7 @@ fn encode_chunk<'a>(
             rep_level_encoding: Encoding::RLE,
             statistics: None,
         };
-        written.add(pages.write_page(CompressedPage::new(page, raw_len))?);
+        totals.add(pages.write_page(CompressedPage::new(page, raw_len))?);
     }
     pages.close()?;
     let rows = arrays.iter().map(|a| a.len() as u64).sum::<u64>();
@@ -336,10 +337,10 @@ fn encode_chunk<'a>(
         .set_encodings(encodings)
         .set_compression(compressor.codec.parquet())
         .set_num_values(rows as i64)
-        .set_total_compressed_size(written.compressed as i64)
-        .set_total_uncompressed_size(written.uncompressed as i64)
+        .set_total_compressed_size(totals.compressed as i64)
+        .set_total_uncompressed_size(totals.uncompressed as i64)
         .set_dictionary_page_offset(single.is_some().then_some(0))
-        .set_data_page_offset(written.data_offset as i64);
+        .set_data_page_offset(totals.data_offset as i64);
     if want_stats {
         meta = meta.set_statistics(stats.into_statistics(values, nulls));
     }
@@ -357,13 +358,13 @@ fn encode_chunk<'a>(
 
 /// Page bytes written into a chunk so far, and where its first data page starts.
 #[derive(Default)]
-struct Written {
+struct PageTotals {
     compressed: u64,
     uncompressed: u64,
     data_offset: u64,
 }
 
-impl Written {
+impl PageTotals {
     fn add(&mut self, spec: parquet::column::page::PageWriteSpec) {
         self.compressed += spec.compressed_size as u64;
         self.uncompressed += spec.uncompressed_size as u64;
