@@ -11,7 +11,6 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 
-use super::encode::FileEncoder;
 use super::journal::sync_dir;
 use super::layout;
 
@@ -70,26 +69,19 @@ impl TempFile {
         let _ = std::fs::remove_file(path);
     }
 
-    /// Encodes `batches` into a new synced temporary file. The file is built in memory
-    /// and written with one call: the batches it encodes are in memory already.
-    pub fn encode(
-        dir: &Path,
-        name: &str,
-        batches: &[RecordBatch],
-        encoder: &FileEncoder,
-    ) -> io::Result<Written> {
+    /// Writes encoded file `bytes` of `rows` rows to a new synced temporary file, in one
+    /// call.
+    pub fn write_synced(dir: &Path, name: &str, bytes: &[u8], rows: u64) -> io::Result<Written> {
         std::fs::create_dir_all(dir)?;
-        let bytes = encoder.write(batches).map_err(io::Error::other)?;
         let path = dir.join(layout::temp_name(name));
         let written = File::create(&path).and_then(|mut f| {
-            f.write_all(&bytes)?;
+            f.write_all(bytes)?;
             f.sync_all()
         });
         if let Err(e) = written {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         Ok(Written { dir: dir.to_path_buf(), name: name.to_string(), rows, bytes: bytes.len() as u64 })
     }
 }

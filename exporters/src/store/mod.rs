@@ -2,6 +2,7 @@
 //! (`flows_1m`, `interfaces_1m`), hive-partitioned by the hour of the flow end, written by
 //! flushes and compacted in the background into sorted files per hour.
 
+pub mod commit;
 pub mod compact;
 pub mod encode;
 pub mod fault;

@@ -1,7 +1,7 @@
 //! The Parquet sink: buffers rows per hour partition and commits them as files every flush
 //! interval (or earlier when the buffer bound is reached), with their per-minute rollups.
 //!
-//! Commit protocol per hour: write the flows file and its rollup file under hidden
+//! Commit protocol per hour ([`super::commit`], on the committer thread in the collector): write the flows file and its rollup file under hidden
 //! temporary names and sync them, rename the flows file (the commit point), then the rollup
 //! file, syncing the folders. A crash at any point leaves either no file or a complete one,
 //! so the committed rows are exactly the visible `*.parquet` files; at open, temporary
@@ -19,10 +19,8 @@ use parquet::basic::{Compression, ZstdLevel};
 
 use plumb_collector::schema::flows_schema;
 
+use super::commit::{Committer, Encoded, OnCommit, Prepared};
 use super::encode::FileEncoder;
-use super::fault;
-use super::file::TempFile;
-use super::file::Written;
 use super::journal;
 use super::layout::{self, HOUR_US, Hour};
 use super::lock;
@@ -118,6 +116,9 @@ pub struct FlowStore {
     seq: u64,
     writer_id: u32,
     last_flush: Instant,
+    /// Where flushes are committed in the background (the collector); `None` commits
+    /// them before `flush` returns.
+    committer: Option<Committer>,
     /// Rows filed under their receive hour because their end time was missing or implausible.
     pub implausible_rows: u64,
 }
@@ -147,8 +148,28 @@ impl FlowStore {
             seq: 0,
             writer_id: std::process::id(),
             last_flush: Instant::now(),
+            committer: None,
             implausible_rows: 0,
         })
+    }
+
+    /// Commits flushes on a thread of their own from now on, with room for `depth`
+    /// encoded flushes; `on_commit` hears of every attempt (rows, bytes, duration or
+    /// error). [`FlowStore::flush`] then returns once the files are encoded and queued.
+    pub fn commit_in_background(&mut self, depth: usize, on_commit: OnCommit) -> std::io::Result<()> {
+        self.committer = Some(Committer::spawn(depth, on_commit)?);
+        Ok(())
+    }
+
+    /// Flushes every buffered row and waits for every queued commit; returns the rows
+    /// committed in the background since [`FlowStore::commit_in_background`].
+    pub fn close(mut self) -> std::io::Result<u64> {
+        if let Some(c) = &self.committer {
+            c.begin_close();
+        }
+        let flushed = self.flush();
+        let background = self.committer.as_mut().map_or(0, Committer::close);
+        flushed.map(|_| background)
     }
 
     /// Buffers a batch, split by partition. Flushes when the buffer bound is reached.
@@ -186,8 +207,9 @@ impl FlowStore {
         self.buffered_rows
     }
 
-    /// Commits every buffered row. On an error the partitions not yet committed stay
-    /// buffered for the next attempt (none is committed twice: each commit is one rename).
+    /// Commits every buffered row (or, committing in the background, queues it). On an
+    /// error the partitions not yet committed stay buffered for the next attempt (none is
+    /// committed twice: each commit is one rename).
     pub fn flush(&mut self) -> std::io::Result<FlushReport> {
         let started = Instant::now();
         let mut report = FlushReport::default();
@@ -195,12 +217,17 @@ impl FlowStore {
         while let Some((hour, batches)) = self.buffers.pop_first() {
             self.seq += 1;
             let name = layout::file_name("flush", layout::now_us(), self.writer_id, self.seq);
-            match self.commit_hour(hour, &name, &batches) {
-                Ok((rows, bytes)) => {
-                    report.bytes += bytes;
-                    report.rows += rows;
-                    report.files += 1;
-                    self.buffered_rows -= rows as usize;
+            let handed = self.prepare_hour(hour, &name, &batches).and_then(|p| match &self.committer {
+                Some(c) => {
+                    let rows = p.flows.rows;
+                    c.send(p).map(|()| FlushReport { rows, ..FlushReport::default() })
+                }
+                None => p.commit(),
+            });
+            match handed {
+                Ok(r) => {
+                    report.add(Some(r));
+                    self.buffered_rows -= r.rows as usize;
                     self.rollups.clear(hour);
                 }
                 Err(e) => {
@@ -213,43 +240,22 @@ impl FlowStore {
         Ok(report)
     }
 
-    /// Writes one hour's flows and rollups and commits them (flows first: the commit point).
-    fn commit_hour(&self, hour: Hour, name: &str, batches: &[RecordBatch]) -> std::io::Result<(u64, u64)> {
+    /// Encodes one hour's flows and rollups, ready to commit.
+    fn prepare_hour(&self, hour: Hour, name: &str, batches: &[RecordBatch]) -> std::io::Result<Prepared> {
         let data = &self.cfg.data_dir;
-        let flows =
-            TempFile::encode(&layout::partition_dir(data, self.table, hour), name, batches, &self.flows)?;
-        let mut rollups: Vec<Written> = Vec::new();
+        let encode = |dir: PathBuf, encoder: &FileEncoder, batches: &[RecordBatch]| {
+            let bytes = encoder.write(batches).map_err(std::io::Error::other)?;
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            Ok::<_, std::io::Error>(Encoded { dir, name: name.to_string(), bytes, rows })
+        };
+        let flows = encode(layout::partition_dir(data, self.table, hour), &self.flows, batches)?;
+        let mut rollups = Vec::new();
         for (r, encoder) in &self.rollup_encoders {
-            let Some(b) = self.rollups.batch_of(hour, *r) else { continue };
-            let dir = layout::partition_dir(data, r.dir(), hour);
-            match TempFile::encode(&dir, name, &[b], encoder) {
-                Ok(w) => rollups.push(w),
-                Err(e) => {
-                    flows.discard();
-                    rollups.iter().for_each(Written::discard);
-                    return Err(e);
-                }
+            if let Some(b) = self.rollups.batch_of(hour, *r) {
+                rollups.push(encode(layout::partition_dir(data, r.dir(), hour), encoder, &[b])?);
             }
         }
-        fault::point("flush.written");
-        if let Err(e) = flows.commit() {
-            flows.discard();
-            rollups.iter().for_each(Written::discard);
-            return Err(e);
-        }
-        fault::point("flush.renamed");
-        for r in &rollups {
-            // The flows are committed, so this flush must not fail (a retry would commit them
-            // twice): a rollup that cannot be renamed now is promoted at the next open.
-            if let Err(e) = r.commit() {
-                tracing::error!(
-                    "rollup {} not committed ({e}); the next start commits it",
-                    r.temp_path().display()
-                );
-            }
-        }
-        fault::point("flush.rollup_renamed");
-        Ok((flows.rows, flows.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>()))
+        Ok(Prepared { flows, rollups })
     }
 
     /// Each row's event time: its flow end, when that end is plausible against the
@@ -451,6 +457,43 @@ mod tests {
         let r = s.push(&batch(&[(recv, Some(recv)); 2])).unwrap().unwrap();
         assert_eq!(r.rows, 4);
         assert_eq!(s.buffered_rows(), 0);
+    }
+
+    #[test]
+    fn background_commits_report_every_row_and_close_waits_for_them() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = StoreConfig::new(dir.path());
+        cfg.max_buffered_rows = 3;
+        let mut s = FlowStore::open(cfg).unwrap();
+        let heard = std::sync::Arc::new(AtomicU64::new(0));
+        let h = heard.clone();
+        s.commit_in_background(
+            1,
+            Box::new(move |r| {
+                h.fetch_add(r.as_ref().unwrap().rows, Ordering::Relaxed);
+            }),
+        )
+        .unwrap();
+        // Two hours, several flushes forced by the bound, more than the queue holds.
+        let recv = 1_741_009_500_000_000;
+        for i in 0..5 {
+            s.push(&batch(&[(recv, Some(recv + i * HOUR_US / 2)); 2])).unwrap();
+        }
+        s.push(&batch(&[(recv, Some(recv)); 1])).unwrap();
+        assert_eq!(s.close().unwrap(), 11, "close waits for every queued commit");
+        assert_eq!(heard.load(Ordering::Relaxed), 11);
+        let files = parquet_files(&dir.path().join(layout::FLOWS_DIR));
+        let rows: i64 = files
+            .iter()
+            .map(|f| {
+                let r = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(f).unwrap())
+                    .unwrap();
+                parquet::file::reader::FileReader::metadata(&r).file_metadata().num_rows()
+            })
+            .sum();
+        assert_eq!(rows, 11);
+        assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "parquet")), "{files:?}");
     }
 
     #[test]

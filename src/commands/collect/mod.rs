@@ -61,7 +61,7 @@ pub fn run(a: CollectArgs) -> Result<()> {
     };
     let store = FlowStore::open(cfg.store_config(&data))?;
     let shutdown = Arc::new(AtomicBool::new(false));
-    let (store_tx, store_thread) = sink::spawn_store(store, cfg.collector.queue_batches, metrics.clone());
+    let (store_tx, store_thread) = sink::spawn_store(store, cfg.collector.queue_batches, metrics.clone())?;
     let sinks = vec![sink::Sink { name: "store", tx: store_tx }];
     let compactor = if cfg.store.compaction.enabled {
         let interval = Duration::from_secs(cfg.store.compaction.interval_secs.max(1));

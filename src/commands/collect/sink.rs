@@ -37,19 +37,26 @@ impl Sink {
     }
 }
 
-/// Starts the store thread; it ends when every sender is gone, after a final flush, and
-/// returns the rows it committed.
+/// Commits queued behind the store thread: each is one encoded flush (a few MB), and
+/// together they ride out seconds of a slow disk (decision 0006).
+const COMMIT_DEPTH: usize = 32;
+
+/// The store thread; it returns the rows it committed.
+pub type StoreThread = JoinHandle<anyhow::Result<u64>>;
+
+/// Starts the store thread; it ends when every sender is gone, after a final flush and
+/// every queued commit, and returns the rows it committed.
 pub fn spawn_store(
-    store: FlowStore,
+    mut store: FlowStore,
     queue: usize,
     metrics: Arc<Metrics>,
-) -> (SyncSender<Arc<RecordBatch>>, JoinHandle<anyhow::Result<u64>>) {
+) -> std::io::Result<(SyncSender<Arc<RecordBatch>>, StoreThread)> {
+    let m = metrics.clone();
+    store.commit_in_background(COMMIT_DEPTH, Box::new(move |r| record(&m, r)))?;
     let (tx, rx) = sync_channel(queue);
-    let handle = std::thread::Builder::new()
-        .name("store".into())
-        .spawn(move || store_loop(store, rx, metrics))
-        .expect("spawning a thread");
-    (tx, handle)
+    let handle =
+        std::thread::Builder::new().name("store".into()).spawn(move || store_loop(store, rx, metrics))?;
+    Ok((tx, handle))
 }
 
 fn store_loop(
@@ -57,48 +64,40 @@ fn store_loop(
     rx: Receiver<Arc<RecordBatch>>,
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<u64> {
-    let mut committed = 0u64;
     let mut implausible = 0u64;
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(200));
         let done = matches!(msg, Err(RecvTimeoutError::Disconnected));
-        if let Ok(batch) = msg {
-            match store.push(&batch) {
-                Ok(Some(r)) => committed += record(&metrics, r),
-                Ok(None) => {}
-                Err(e) => {
-                    metrics.store_errors.inc();
-                    metrics.sink_batches_dropped.with_label_values(&["store"]).inc();
-                    tracing::error!("store: {e}");
-                }
-            }
+        if let Ok(batch) = msg
+            && let Err(e) = store.push(&batch)
+        {
+            metrics.store_errors.inc();
+            metrics.sink_batches_dropped.with_label_values(&["store"]).inc();
+            tracing::error!("store: {e}");
         }
         metrics.store_implausible.inc_by(store.implausible_rows - implausible);
         implausible = store.implausible_rows;
-        if done || store.flush_due() {
-            match store.flush() {
-                Ok(r) => committed += record(&metrics, r),
-                Err(e) => {
-                    metrics.store_errors.inc();
-                    tracing::error!("store flush failed (rows kept for the next try): {e}");
-                    if done {
-                        return Err(e.into());
-                    }
-                }
-            }
-        }
         if done {
-            return Ok(committed);
+            return Ok(store.close()?);
+        }
+        if store.flush_due()
+            && let Err(e) = store.flush()
+        {
+            metrics.store_errors.inc();
+            tracing::error!("store flush failed (rows kept for the next try): {e}");
         }
     }
 }
 
-fn record(metrics: &Metrics, r: FlushReport) -> u64 {
-    if r.files > 0 {
-        metrics.store_rows.inc_by(r.rows);
-        metrics.store_bytes.inc_by(r.bytes);
-        metrics.store_files.inc_by(r.files);
-        metrics.store_flush_seconds.observe(r.seconds);
+/// Counts one commit attempt of the background committer.
+fn record(metrics: &Metrics, r: &std::io::Result<FlushReport>) {
+    match r {
+        Ok(r) => {
+            metrics.store_rows.inc_by(r.rows);
+            metrics.store_bytes.inc_by(r.bytes);
+            metrics.store_files.inc_by(r.files);
+            metrics.store_flush_seconds.observe(r.seconds);
+        }
+        Err(_) => metrics.store_errors.inc(),
     }
-    r.rows
 }
