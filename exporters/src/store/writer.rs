@@ -364,6 +364,13 @@ mod tests {
         b.finish()
     }
 
+    /// A store in `dir` that flushes whenever `rows` rows are buffered.
+    fn store_flushing_every(dir: &Path, rows: usize) -> FlowStore {
+        let mut cfg = StoreConfig::new(dir);
+        cfg.max_buffered_rows = rows;
+        FlowStore::open(cfg).unwrap()
+    }
+
     fn parquet_files(root: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();
         let mut stack = vec![root.to_path_buf()];
@@ -449,9 +456,7 @@ mod tests {
     #[test]
     fn buffer_bound_forces_a_flush() {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = StoreConfig::new(dir.path());
-        cfg.max_buffered_rows = 3;
-        let mut s = FlowStore::open(cfg).unwrap();
+        let mut s = store_flushing_every(dir.path(), 3);
         let recv = 1_741_009_500_000_000;
         assert!(s.push(&batch(&[(recv, Some(recv)); 2])).unwrap().is_none());
         let r = s.push(&batch(&[(recv, Some(recv)); 2])).unwrap().unwrap();
@@ -463,9 +468,7 @@ mod tests {
     fn background_commits_report_every_row_and_close_waits_for_them() {
         use std::sync::atomic::{AtomicU64, Ordering};
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = StoreConfig::new(dir.path());
-        cfg.max_buffered_rows = 3;
-        let mut s = FlowStore::open(cfg).unwrap();
+        let mut s = store_flushing_every(dir.path(), 3);
         let heard = std::sync::Arc::new(AtomicU64::new(0));
         let h = heard.clone();
         s.commit_in_background(
