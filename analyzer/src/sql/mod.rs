@@ -1,6 +1,9 @@
 //! SQL over the store: session, address functions and rewrite, output formatting.
 
+pub mod addr_ranges;
+pub mod flows_table;
 pub mod output;
+pub mod page_select;
 pub mod rewrite;
 pub mod session;
 pub mod udf;

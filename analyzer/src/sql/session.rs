@@ -17,6 +17,7 @@ use plumb_collector::schema::flows_schema;
 use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
+use super::flows_table::FlowsTable;
 use super::rewrite::AddressRewrite;
 use super::udf;
 
@@ -40,14 +41,15 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
         ctx.register_udf(f);
     }
     ctx.state_ref().write().register_function_rewrite(Arc::new(AddressRewrite::new()))?;
-    register(&ctx, data_dir, FLOWS_DIR, flows_schema())?;
+    let flows = listing(data_dir, FLOWS_DIR, flows_schema())?;
+    ctx.register_table(FLOWS_DIR, Arc::new(FlowsTable::new(flows)))?;
     for r in Rollup::ALL {
-        register(&ctx, data_dir, r.dir(), r.schema())?;
+        ctx.register_table(r.dir(), Arc::new(listing(data_dir, r.dir(), r.schema())?))?;
     }
     Ok(ctx)
 }
 
-fn register(ctx: &SessionContext, data_dir: &Path, table: &str, schema: SchemaRef) -> Result<()> {
+fn listing(data_dir: &Path, table: &str, schema: SchemaRef) -> Result<ListingTable> {
     let dir = data_dir.join(table);
     std::fs::create_dir_all(&dir).map_err(|e| {
         DataFusionError::External(
@@ -64,6 +66,5 @@ fn register(ctx: &SessionContext, data_dir: &Path, table: &str, schema: SchemaRe
             ("hour".to_string(), DataType::Int32),
         ]);
     let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
-    ctx.register_table(table, Arc::new(ListingTable::try_new(config)?))?;
-    Ok(())
+    ListingTable::try_new(config)
 }
