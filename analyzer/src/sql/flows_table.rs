@@ -1,12 +1,15 @@
-//! The `flows` table: a hive-partitioned Parquet listing whose address filters are exact.
+//! The `flows` table: a hive-partitioned Parquet listing whose address and time filters
+//! are exact.
 //!
 //! DataFusion prunes row groups and pages from statistics but then compares every row it
-//! reads. For an address filter on a file sorted by that address that is wasted work: the
-//! page index already tells which rows match (see [`page_select`](super::page_select)).
-//! So this table accepts such filters as exact, reads only the matching rows of the files
-//! whose page index resolves them, and leaves the address column unread unless the query
-//! selects it. Files it cannot resolve (flush files, in arrival order) are scanned with
-//! the address columns and filtered row by row, as before.
+//! reads. For an address filter on a file sorted by that address, or a time range that
+//! covers a file's hour, that is wasted work: the statistics and page index already tell
+//! which rows match (see [`page_select`](super::page_select)). So this table accepts such
+//! filters as exact, reads only the matching rows of the files where they resolve, and
+//! leaves the filtered columns unread unless the query selects them. Files where they do
+//! not resolve (flush files, in arrival order; an hour a time range ends in) are scanned
+//! with the filtered columns, still skipping what the statistics rule out, and filtered
+//! row by row.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -18,7 +21,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Statistics, internal_err};
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::listing::{ListingTable, PartitionedFile};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::datasource::physical_plan::{
     FileGroup, FileScanConfig, FileScanConfigBuilder, ParquetSource,
@@ -35,8 +38,11 @@ use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::union::UnionExec;
 
-use super::addr_ranges::column_ranges;
-use super::page_select::{KeyFilter, access_plan};
+use super::key_ranges::column_ranges;
+use super::page_select::{FilePlan, KeyFilter, access_plan};
+
+/// Which files a scan reads, and how: `None` drops the file.
+type FileChoice<'a> = dyn Fn(&PartitionedFile) -> Option<PartitionedFile> + Sync + 'a;
 
 #[derive(Debug)]
 pub struct FlowsTable {
@@ -78,7 +84,7 @@ impl TableProvider for FlowsTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let (keyed, key_exprs) = key_filters(filters);
         if keyed.is_empty() {
-            return self.inner.scan(state, projection, filters, limit).await;
+            return Ok(unordered(self.inner.scan(state, projection, filters, limit).await?));
         }
         // The limit is left to the plan above: rows the fallback part filters out must
         // not count towards it.
@@ -89,10 +95,9 @@ impl TableProvider for FlowsTable {
         // The listing already read each footer and page index into the session's cache.
         let store = state.runtime_env().object_store(&config.object_store_url)?;
         let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
-        let mut plans: HashMap<PathBuf, Option<_>> = HashMap::new();
+        let mut plans: HashMap<PathBuf, FilePlan> = HashMap::new();
         for file in config.file_groups.iter().flat_map(FileGroup::iter) {
-            let path = local_path(file);
-            if let Entry::Vacant(slot) = plans.entry(path) {
+            if let Entry::Vacant(slot) = plans.entry(local_path(file)) {
                 let meta = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
                     .with_file_metadata_cache(Some(Arc::clone(&cache)))
                     .with_page_index_policy(Some(PageIndexPolicy::Optional))
@@ -102,29 +107,36 @@ impl TableProvider for FlowsTable {
                 slot.insert(plan);
             }
         }
+        // The files whose plan is (or is not) exact, each with its plan; files with no row
+        // left are dropped.
+        let plans = &plans;
+        let planned = |exact: bool| {
+            move |f: &PartitionedFile| {
+                let p = plans.get(&local_path(f))?;
+                if p.exact != exact || !p.reads_rows() {
+                    return None;
+                }
+                let mut f = f.clone();
+                // The file's statistics count rows the plan drops; nothing may answer from them.
+                f.statistics = None;
+                f.ordering = None;
+                f.extensions.insert(p.plan.clone());
+                Some(f)
+            }
+        };
         let mut parts = Vec::new();
-        let resolved = regroup(&config.file_groups, |f| {
-            let plan = plans.get(&local_path(f))?.as_ref()?;
-            let mut f = f.clone();
-            // The file's statistics count rows the plan drops; nothing may answer from them.
-            f.statistics = None;
-            plan.row_group_index_iter().next().is_some().then(|| {
-                f.extensions.insert(plan.clone());
-                f
-            })
-        });
-        if !resolved.is_empty() {
+        let exact = regroup(&config.file_groups, planned(true));
+        if !exact.is_empty() {
             let unknown = Statistics::new_unknown(config.file_source().table_schema().table_schema());
             let scan = FileScanConfigBuilder::from(config.clone())
-                .with_file_groups(resolved)
+                .with_file_groups(exact)
                 .with_statistics(unknown)
+                .with_output_ordering(Vec::new())
                 .build();
             parts.push(DataSourceExec::from_data_source(scan) as Arc<dyn ExecutionPlan>);
         }
-        let unresolved: Vec<PathBuf> =
-            plans.iter().filter(|(_, p)| p.is_none()).map(|(path, _)| path.clone()).collect();
-        if !unresolved.is_empty() {
-            parts.push(self.filtered(state, projection, filters, &key_exprs, Some(&unresolved)).await?);
+        if plans.values().any(|p| !p.exact && p.reads_rows()) {
+            parts.push(self.filtered(state, projection, filters, &key_exprs, Some(&planned(false))).await?);
         }
         match parts.len() {
             // Every file is skipped: the narrow scan's schema with no files.
@@ -135,17 +147,16 @@ impl TableProvider for FlowsTable {
         }
     }
 }
-
 impl FlowsTable {
-    /// The scan with the address columns added, filtered row by row and projected back;
-    /// over the files in `only`, or all files.
+    /// The scan with the filtered columns added, filtered row by row and projected back;
+    /// over the files `only` returns (as it returns them), or all files.
     async fn filtered(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         key_exprs: &[Expr],
-        only: Option<&[PathBuf]>,
+        only: Option<&FileChoice<'_>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let schema = self.schema();
         let wide = projection.map(|p| {
@@ -161,10 +172,13 @@ impl FlowsTable {
             }
             wide
         });
-        let mut scan = self.inner.scan(state, wide.as_ref(), filters, None).await?;
+        let mut scan = unordered(self.inner.scan(state, wide.as_ref(), filters, None).await?);
         if let (Some(only), Some(config)) = (only, file_scan(&scan)) {
-            let groups = regroup(&config.file_groups, |f| only.contains(&local_path(f)).then(|| f.clone()));
-            let config = FileScanConfigBuilder::from(config.clone()).with_file_groups(groups).build();
+            let groups = regroup(&config.file_groups, only);
+            let config = FileScanConfigBuilder::from(config.clone())
+                .with_file_groups(groups)
+                .with_output_ordering(Vec::new())
+                .build();
             scan = DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>;
         }
         let scan_schema = DFSchema::try_from(scan.schema().as_ref().clone())?;
@@ -183,19 +197,40 @@ impl FlowsTable {
     }
 }
 
-/// The address filters among `filters`, by column, and the expressions they came from.
+/// The address and time filters among `filters`, by column, and the expressions they
+/// came from.
 fn key_filters(filters: &[Expr]) -> (Vec<KeyFilter>, Vec<Expr>) {
     let mut by_column: Vec<KeyFilter> = Vec::new();
     let mut exprs = Vec::new();
     for f in filters {
-        let Some((col, keep)) = column_ranges(f) else { continue };
+        let Some(r) = column_ranges(f) else { continue };
         exprs.push(f.clone());
-        match by_column.iter_mut().find(|k| k.column == col.name) {
-            Some(k) => k.keep = k.keep.intersect(&keep),
-            None => by_column.push(KeyFilter { column: col.name, keep }),
+        match by_column.iter_mut().find(|k| k.column == r.column.name) {
+            Some(k) => k.keep = k.keep.intersect(&r.keep),
+            None => by_column.push(KeyFilter { column: r.column.name, kind: r.kind, keep: r.keep }),
         }
     }
     (by_column, exprs)
+}
+
+/// The scan without the sort order DataFusion derives from the compacted files' metadata.
+///
+/// A scan of a single hour keeps the order (src_addr, flow_end), and DataFusion then
+/// aggregates in sorted mode, which never skips the partial step: the top conversations of
+/// an hour took 2.4 s instead of 1.1 s (decision 0005). Queries that sort by the address
+/// lose little: the sort of one hour's matching rows.
+fn unordered(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+    let Some(config) = file_scan(&plan) else { return plan };
+    let groups = regroup(&config.file_groups, |f| {
+        let mut f = f.clone();
+        f.ordering = None;
+        Some(f)
+    });
+    let config = FileScanConfigBuilder::from(config.clone())
+        .with_file_groups(groups)
+        .with_output_ordering(Vec::new())
+        .build();
+    DataSourceExec::from_data_source(config)
 }
 
 fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
@@ -205,7 +240,7 @@ fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
 }
 
 /// The store is a local folder: object paths are absolute paths without the leading `/`.
-fn local_path(f: &datafusion::datasource::listing::PartitionedFile) -> PathBuf {
+fn local_path(f: &PartitionedFile) -> PathBuf {
     PathBuf::from(format!("/{}", f.object_meta.location))
 }
 

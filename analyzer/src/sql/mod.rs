@@ -1,7 +1,7 @@
 //! SQL over the store: session, address functions and rewrite, output formatting.
 
-pub mod addr_ranges;
 pub mod flows_table;
+pub mod key_ranges;
 pub mod output;
 pub mod page_select;
 pub mod rewrite;

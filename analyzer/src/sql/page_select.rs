@@ -1,14 +1,17 @@
-//! The rows of a Parquet file an address filter keeps, found from its page index.
+//! The rows of a Parquet file an address or time filter keeps, found from its statistics
+//! and page index.
 //!
 //! In a file sorted by an address (compacted `flows` files lead with `src_addr`), the rows
 //! inside a range are one run per row group: every page the statistics put wholly inside is
 //! kept unread, every page wholly outside is skipped, and only the one or two pages where
-//! the run starts and ends are read and compared row by row. The result is exact, so the
-//! scan need not read the address column at all to filter.
+//! the run starts and ends are read and compared row by row. A compacted file holds one
+//! hour of flow end, so a time range covering the hour keeps its row groups whole. Either
+//! way the result is exact, and the scan need not read the filtered column at all.
 //!
 //! Nothing here trusts the sort: a page whose statistics neither keep nor skip it is always
-//! compared. The sort only makes such pages few; where they are many (an unsorted file,
-//! every page spans the key space) [`access_plan`] says so and the caller filters rows.
+//! compared. The sort only makes such pages few; where they are many (an unsorted file, or a
+//! time range ending inside the hour) that filter is left unresolved for the row group, and
+//! [`FilePlan::exact`] tells the caller to filter the file's rows as well.
 
 // Row runs are `Vec<Range<usize>>`; a run list of one range is meant, not a range's items.
 #![allow(clippy::single_range_in_vec_init)]
@@ -18,7 +21,9 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, FixedSizeBinaryArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, FixedSizeBinaryArray, Int64Array, TimestampMicrosecondArray,
+};
 use datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ProjectionMask;
@@ -27,27 +32,42 @@ use datafusion::parquet::arrow::arrow_reader::{
 };
 use datafusion::parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
 use datafusion::parquet::file::page_index::column_index::ColumnIndexMetaData;
+use datafusion::parquet::file::statistics::Statistics;
 
-use super::addr_ranges::{AddrRanges, key};
+use super::key_ranges::{KeyKind, KeyRanges, key, time_key};
 
-/// One address column and the keys a filter keeps of it.
+/// One column and the keys a filter keeps of it.
 #[derive(Clone, Debug)]
 pub struct KeyFilter {
     pub column: String,
-    pub keep: AddrRanges,
+    pub kind: KeyKind,
+    pub keep: KeyRanges,
+}
+
+/// The rows of one file to read.
+#[derive(Debug)]
+pub struct FilePlan {
+    /// A superset of the rows every filter keeps; exactly those rows when `exact`.
+    pub plan: ParquetAccessPlan,
+    /// Whether every filter was resolved in every row group.
+    pub exact: bool,
+}
+
+impl FilePlan {
+    /// Whether any row is left to read.
+    pub fn reads_rows(&self) -> bool {
+        self.plan.row_group_index_iter().next().is_some()
+    }
 }
 
 /// Which rows of each row group in the file at `path`, whose footer and page index are
-/// `meta`, every filter keeps; `None` when some row group has more pages to compare than a
-/// sorted file would (or no page index), so the rows are better filtered one by one.
-pub fn access_plan(
-    path: &Path,
-    meta: &Arc<ParquetMetaData>,
-    filters: &[KeyFilter],
-) -> Result<Option<ParquetAccessPlan>> {
+/// `meta`, the filters keep. A filter is left unresolved in a row group (the plan keeps
+/// more rows, and is not exact) where more pages would have to be compared than in a
+/// sorted file, or where the file has no page index.
+pub fn access_plan(path: &Path, meta: &Arc<ParquetMetaData>, filters: &[KeyFilter]) -> Result<FilePlan> {
     let file = File::open(path)?;
-    let meta = &meta.clone();
     let mut plan = ParquetAccessPlan::new_all(meta.num_row_groups());
+    let mut exact = true;
     for rg in 0..meta.num_row_groups() {
         let rows = row_count(meta, rg)?;
         let mut kept = vec![0..rows];
@@ -57,15 +77,58 @@ pub fn access_plan(
                 kept.clear();
                 break;
             };
-            let Some(runs) = row_group_runs(&file, meta, rg, leaf, &f.keep)? else { return Ok(None) };
-            kept = intersect(&kept, &runs);
+            match row_group_runs(&file, meta, rg, leaf, f)? {
+                Some(runs) => kept = intersect(&kept, &runs),
+                None => exact = false,
+            }
             if kept.is_empty() {
                 break;
             }
         }
         plan.set(rg, access(&kept, rows));
     }
-    Ok(Some(plan))
+    Ok(FilePlan { plan, exact })
+}
+
+/// Smallest and largest key in a column chunk's statistics.
+fn chunk_bounds(kind: KeyKind, s: &Statistics) -> Option<(u128, u128)> {
+    match (kind, s) {
+        (KeyKind::Time, Statistics::Int64(v)) => Some((time_key(*v.min_opt()?), time_key(*v.max_opt()?))),
+        (KeyKind::Addr, _) => Some((key(s.min_bytes_opt()?)?, key(s.max_bytes_opt()?)?)),
+        _ => None,
+    }
+}
+
+/// Smallest and largest key of page `p` in a column index.
+fn page_bounds(kind: KeyKind, index: &ColumnIndexMetaData, p: usize) -> Option<(u128, u128)> {
+    match (kind, index) {
+        (KeyKind::Addr, ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(v)) => {
+            Some((key(v.min_value(p)?)?, key(v.max_value(p)?)?))
+        }
+        (KeyKind::Time, ColumnIndexMetaData::INT64(v)) => {
+            Some((time_key(*v.min_value(p)?), time_key(*v.max_value(p)?)))
+        }
+        _ => None,
+    }
+}
+
+/// The keys of a decoded column, `None` for nulls.
+fn array_keys(kind: KeyKind, a: &ArrayRef) -> Result<Vec<Option<u128>>> {
+    let any = a.as_any();
+    let keys = match kind {
+        KeyKind::Addr => {
+            any.downcast_ref::<FixedSizeBinaryArray>().map(|a| a.iter().map(|v| v.and_then(key)).collect())
+        }
+        KeyKind::Time => any
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .map(|a| a.iter().map(|v| v.map(time_key)).collect())
+            .or_else(|| {
+                any.downcast_ref::<Int64Array>().map(|a| a.iter().map(|v| v.map(time_key)).collect())
+            }),
+    };
+    keys.ok_or_else(|| {
+        DataFusionError::Execution(format!("a {kind:?} filter met a {} column in the file", a.data_type()))
+    })
 }
 
 fn row_count(meta: &ParquetMetaData, rg: usize) -> Result<usize> {
@@ -78,14 +141,14 @@ fn leaf_index(meta: &ParquetMetaData, column: &str) -> Option<usize> {
     schema.columns().iter().position(|c| c.path().parts() == [column])
 }
 
-/// The kept rows of one row group as sorted, disjoint runs; `None` if too many pages would
-/// have to be compared.
+/// The kept rows of one row group as sorted, disjoint runs; `None` if the statistics
+/// leave too many pages to compare.
 fn row_group_runs(
     file: &File,
     meta: &Arc<ParquetMetaData>,
     rg: usize,
     leaf: usize,
-    keep: &AddrRanges,
+    f: &KeyFilter,
 ) -> Result<Option<Vec<Range<usize>>>> {
     let rows = row_count(meta, rg)?;
     if let Some(s) = meta.row_group(rg).column(leaf).statistics() {
@@ -93,21 +156,18 @@ fn row_group_runs(
         if nulls == Some(rows as u64) {
             return Ok(Some(Vec::new()));
         }
-        if let (Some(lo), Some(hi)) = (s.min_bytes_opt().and_then(key), s.max_bytes_opt().and_then(key)) {
-            if !keep.overlaps(lo, hi) {
+        if let Some((lo, hi)) = chunk_bounds(f.kind, s) {
+            if !f.keep.overlaps(lo, hi) {
                 return Ok(Some(Vec::new()));
             }
-            if keep.covers(lo, hi) && nulls == Some(0) {
+            if f.keep.covers(lo, hi) && nulls == Some(0) {
                 return Ok(Some(vec![0..rows]));
             }
         }
     }
     let index = meta.column_index().and_then(|i| i.get(rg)?.get(leaf));
     let offsets = meta.offset_index().and_then(|i| i.get(rg)?.get(leaf));
-    let (Some(index @ ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(values)), Some(offsets)) = (index, offsets)
-    else {
-        return Ok(None);
-    };
+    let (Some(index), Some(offsets)) = (index, offsets) else { return Ok(None) };
     let pages = offsets.page_locations();
     let (mut runs, mut to_compare) = (Vec::new(), Vec::new());
     for (p, loc) in pages.iter().enumerate() {
@@ -119,33 +179,33 @@ fn row_group_runs(
         if index.is_null_page(p) {
             continue;
         }
-        match (values.min_value(p).and_then(key), values.max_value(p).and_then(key)) {
-            (Some(lo), Some(hi)) if !keep.overlaps(lo, hi) => {}
-            (Some(lo), Some(hi)) if keep.covers(lo, hi) && index.null_count(p) == Some(0) => {
+        match page_bounds(f.kind, index, p) {
+            Some((lo, hi)) if !f.keep.overlaps(lo, hi) => {}
+            Some((lo, hi)) if f.keep.covers(lo, hi) && index.null_count(p) == Some(0) => {
                 push_run(&mut runs, start..end)
             }
             _ => to_compare.push(start..end),
         }
     }
     // A sorted row group has at most two boundary pages per range.
-    if to_compare.len() > 2 * keep.ranges().len() + 2 {
+    if to_compare.len() > 2 * f.keep.ranges().len() + 2 {
         return Ok(None);
     }
     if !to_compare.is_empty() {
-        let exact = compare_rows(file, meta, rg, leaf, &to_compare, keep)?;
+        let exact = compare_rows(file, meta, rg, leaf, &to_compare, f)?;
         runs = union(&runs, &exact);
     }
     Ok(Some(runs))
 }
 
-/// Reads the `pages` of one column chunk and keeps the rows whose key is in `keep`.
+/// Reads the `pages` of one column chunk and keeps the rows whose key is in the filter.
 fn compare_rows(
     file: &File,
     meta: &Arc<ParquetMetaData>,
     rg: usize,
     leaf: usize,
     pages: &[Range<usize>],
-    keep: &AddrRanges,
+    f: &KeyFilter,
 ) -> Result<Vec<Range<usize>>> {
     let rows = row_count(meta, rg)?;
     let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional);
@@ -160,18 +220,11 @@ fn compare_rows(
     let mut positions = pages.iter().flat_map(Clone::clone);
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch?;
-        let Some(col) = batch.column(0).as_any().downcast_ref::<FixedSizeBinaryArray>() else {
-            return Err(DataFusionError::Execution(format!(
-                "column {leaf} is {} in the file, not a 16-byte address",
-                batch.column(0).data_type()
-            )));
-        };
-        for i in 0..col.len() {
+        for k in array_keys(f.kind, batch?.column(0))? {
             let Some(row) = positions.next() else {
                 return Err(DataFusionError::Execution("the reader returned more rows than selected".into()));
             };
-            if col.is_valid(i) && key(col.value(i)).is_some_and(|k| keep.contains(k)) {
+            if k.is_some_and(|k| f.keep.contains(k)) {
                 push_run(&mut out, row..row + 1);
             }
         }
@@ -268,12 +321,17 @@ mod tests {
         w.close().unwrap();
     }
 
-    fn plan(path: &Path, keep: AddrRanges) -> Option<ParquetAccessPlan> {
+    fn plan(path: &Path, keep: KeyRanges) -> Option<ParquetAccessPlan> {
+        let p = file_plan(path, keep);
+        p.exact.then_some(p.plan)
+    }
+
+    fn file_plan(path: &Path, keep: KeyRanges) -> FilePlan {
         let meta = ParquetMetaDataReader::new()
             .with_page_index_policy(PageIndexPolicy::Required)
             .parse_and_finish(&File::open(path).unwrap())
             .unwrap();
-        let filters = [KeyFilter { column: "src_addr".into(), keep }];
+        let filters = [KeyFilter { column: "src_addr".into(), kind: KeyKind::Addr, keep }];
         access_plan(path, &Arc::new(meta), &filters).unwrap()
     }
 
@@ -310,13 +368,13 @@ mod tests {
             (0..3500u128).map(|i| if i < 50 { None } else { Some(1000 + (i - 50) / 7) }).collect();
         write(&path, &keys);
         let cases = [
-            AddrRanges::between(1100, 1200),
-            AddrRanges::between(1000, 1000),
-            AddrRanges::between(1200, 1200).union(&AddrRanges::between(1400, 1460)),
-            AddrRanges::between(0, u128::MAX),
-            AddrRanges::between(1493, 1493),
-            AddrRanges::between(5000, 6000),
-            AddrRanges::between(0, 999),
+            KeyRanges::between(1100, 1200),
+            KeyRanges::between(1000, 1000),
+            KeyRanges::between(1200, 1200).union(&KeyRanges::between(1400, 1460)),
+            KeyRanges::between(0, u128::MAX),
+            KeyRanges::between(1493, 1493),
+            KeyRanges::between(5000, 6000),
+            KeyRanges::between(0, 999),
         ];
         for keep in cases {
             let p = plan(&path, keep.clone()).expect("a sorted file resolves");
@@ -332,11 +390,13 @@ mod tests {
         let path = dir.path().join("shuffled.parquet");
         let keys: Vec<Option<u128>> = (0..3000u128).map(|i| Some((i * 7919) % 3001)).collect();
         write(&path, &keys);
-        assert!(plan(&path, AddrRanges::between(100, 200)).is_none());
+        let inexact = file_plan(&path, KeyRanges::between(100, 200));
+        assert!(!inexact.exact);
+        assert_eq!(selected(&inexact.plan, keys.len()).len(), keys.len(), "every row is left to the filter");
         // Statistics alone still settle a range outside the file or around all of it.
-        let none = plan(&path, AddrRanges::between(5000, 6000)).unwrap();
+        let none = plan(&path, KeyRanges::between(5000, 6000)).unwrap();
         assert!(selected(&none, keys.len()).is_empty());
-        let all = plan(&path, AddrRanges::all()).unwrap();
+        let all = plan(&path, KeyRanges::all()).unwrap();
         assert_eq!(selected(&all, keys.len()).len(), keys.len());
     }
 
