@@ -1,5 +1,6 @@
 //! SQL over the store: session, address functions and rewrite, output formatting.
 
+pub mod dense_group_by;
 pub mod flows_table;
 pub mod key_ranges;
 pub mod output;

@@ -9,7 +9,7 @@ use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::FunctionRegistry;
+use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use arrow::datatypes::SchemaRef;
@@ -17,6 +17,7 @@ use plumb_collector::schema::flows_schema;
 use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
+use super::dense_group_by::DenseGroupBy;
 use super::flows_table::FlowsTable;
 use super::rewrite::AddressRewrite;
 use super::udf;
@@ -36,7 +37,12 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD").is_none() {
         config.options_mut().execution.skip_partial_aggregation_probe_ratio_threshold = 0.1;
     }
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(DenseGroupBy))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     for f in udf::all() {
         ctx.register_udf(f);
     }
