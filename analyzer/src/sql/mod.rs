@@ -1,12 +1,12 @@
 //! SQL over the store: session, address functions and rewrite, output formatting.
 
-pub mod dense_group_by;
 pub mod flows_table;
 pub mod key_ranges;
 pub mod output;
 pub mod page_select;
 pub mod rewrite;
 pub mod session;
+pub mod single_key_aggregate;
 pub mod udf;
 
 use datafusion::arrow::array::RecordBatch;

@@ -17,9 +17,9 @@ use plumb_collector::schema::flows_schema;
 use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
-use super::dense_group_by::DenseGroupBy;
 use super::flows_table::FlowsTable;
 use super::rewrite::AddressRewrite;
+use super::single_key_aggregate::SingleKeyAggregate;
 use super::udf;
 
 /// A session with `flows` and the rollup tables registered from `data_dir`. A store that does not exist yet is an
@@ -40,7 +40,7 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(DenseGroupBy))
+        .with_physical_optimizer_rule(Arc::new(SingleKeyAggregate::default()))
         .build();
     let ctx = SessionContext::new_with_state(state);
     for f in udf::all() {
