@@ -92,21 +92,7 @@ impl TableProvider for FlowsTable {
         let Some(config) = file_scan(&narrow) else {
             return self.filtered(state, projection, filters, &key_exprs, None).await;
         };
-        // The listing already read each footer and page index into the session's cache.
-        let store = state.runtime_env().object_store(&config.object_store_url)?;
-        let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
-        let mut plans: HashMap<PathBuf, FilePlan> = HashMap::new();
-        for file in config.file_groups.iter().flat_map(FileGroup::iter) {
-            if let Entry::Vacant(slot) = plans.entry(local_path(file)) {
-                let meta = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
-                    .with_file_metadata_cache(Some(Arc::clone(&cache)))
-                    .with_page_index_policy(Some(PageIndexPolicy::Optional))
-                    .fetch_metadata()
-                    .await?;
-                let plan = access_plan(slot.key(), &meta, &keyed)?;
-                slot.insert(plan);
-            }
-        }
+        let plans = file_plans(state, config, &keyed).await?;
         // The files whose plan is (or is not) exact, each with its plan; files with no row
         // left are dropped.
         let plans = &plans;
@@ -127,13 +113,7 @@ impl TableProvider for FlowsTable {
         let mut parts = Vec::new();
         let exact = regroup(&config.file_groups, planned(true));
         if !exact.is_empty() {
-            let unknown = Statistics::new_unknown(config.file_source().table_schema().table_schema());
-            let scan = FileScanConfigBuilder::from(config.clone())
-                .with_file_groups(exact)
-                .with_statistics(unknown)
-                .with_output_ordering(Vec::new())
-                .build();
-            parts.push(DataSourceExec::from_data_source(scan) as Arc<dyn ExecutionPlan>);
+            parts.push(exact_scan(config, exact));
         }
         if plans.values().any(|p| !p.exact && p.reads_rows()) {
             parts.push(self.filtered(state, projection, filters, &key_exprs, Some(&planned(false))).await?);
@@ -147,6 +127,7 @@ impl TableProvider for FlowsTable {
         }
     }
 }
+
 impl FlowsTable {
     /// The scan with the filtered columns added, filtered row by row and projected back;
     /// over the files `only` returns (as it returns them), or all files.
@@ -173,7 +154,11 @@ impl FlowsTable {
             wide
         });
         let mut scan = unordered(self.inner.scan(state, wide.as_ref(), filters, None).await?);
-        if let (Some(only), Some(config)) = (only, file_scan(&scan)) {
+        if let Some(only) = only {
+            // Reading every file here would read the exact part's files twice.
+            let Some(config) = file_scan(&scan) else {
+                return internal_err!("the flows listing did not plan a Parquet scan");
+            };
             let groups = regroup(&config.file_groups, only);
             let config = FileScanConfigBuilder::from(config.clone())
                 .with_file_groups(groups)
@@ -183,7 +168,7 @@ impl FlowsTable {
         }
         let scan_schema = DFSchema::try_from(scan.schema().as_ref().clone())?;
         let Some(predicate) = conjunction(key_exprs.iter().cloned().map(unnormalize_col)) else {
-            return internal_err!("a filtered scan needs an address filter");
+            return internal_err!("a filtered scan needs an address or time filter");
         };
         let predicate = state.create_physical_expr(predicate, &scan_schema)?;
         let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(predicate, scan)?);
@@ -195,6 +180,42 @@ impl FlowsTable {
         });
         Ok(Arc::new(ProjectionExec::try_new(exprs, filtered)?))
     }
+}
+
+/// Each file's plan, from the footer and page index the listing already read into the
+/// session's metadata cache.
+async fn file_plans(
+    state: &dyn Session,
+    config: &FileScanConfig,
+    keyed: &[KeyFilter],
+) -> Result<HashMap<PathBuf, FilePlan>> {
+    let store = state.runtime_env().object_store(&config.object_store_url)?;
+    let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+    let mut plans = HashMap::new();
+    for file in config.file_groups.iter().flat_map(FileGroup::iter) {
+        if let Entry::Vacant(slot) = plans.entry(local_path(file)) {
+            let meta = DFParquetMetadata::new(store.as_ref(), &file.object_meta)
+                .with_file_metadata_cache(Some(Arc::clone(&cache)))
+                .with_page_index_policy(Some(PageIndexPolicy::Optional))
+                .fetch_metadata()
+                .await?;
+            let plan = access_plan(slot.key(), &meta, keyed)?;
+            slot.insert(plan);
+        }
+    }
+    Ok(plans)
+}
+
+/// The scan of the files whose plans are exact: no statistics (they count rows the plans
+/// drop) and no order.
+fn exact_scan(config: &FileScanConfig, groups: Vec<FileGroup>) -> Arc<dyn ExecutionPlan> {
+    let unknown = Statistics::new_unknown(config.file_source().table_schema().table_schema());
+    let scan = FileScanConfigBuilder::from(config.clone())
+        .with_file_groups(groups)
+        .with_statistics(unknown)
+        .with_output_ordering(Vec::new())
+        .build();
+    DataSourceExec::from_data_source(scan)
 }
 
 /// The address and time filters among `filters`, by column, and the expressions they
