@@ -172,8 +172,7 @@ pub fn column_ranges(e: &Expr) -> Option<ColumnRanges> {
         }
         Expr::InList(InList { expr, list, negated: false }) => {
             let Expr::Column(c) = expr.as_ref() else { return None };
-            let mut kinds = list.iter().map(literal);
-            let (kind, _) = kinds.next()??;
+            let (kind, _) = literal(list.first()?)?;
             let mut keep = KeyRanges::none();
             for item in list {
                 let (k, v) = literal(item)?;

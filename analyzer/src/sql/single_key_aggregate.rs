@@ -436,11 +436,13 @@ impl Groups {
             }
             Slots::Hashed { width, map, keys, null } => {
                 let w = *width;
-                let bytes = keys.iter().map(|k| k.map(|k| k.to_be_bytes()));
-                let key = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
-                    bytes.map(|b| b.map(move |b| b[..w].to_vec())),
-                    w as i32,
-                )?;
+                // One buffer for all keys (a null key's bytes are zero), not one per group.
+                let mut values = Vec::with_capacity(keys.len() * w);
+                for k in keys.iter() {
+                    values.extend_from_slice(&k.unwrap_or(0).to_be_bytes()[..w]);
+                }
+                let nulls = NullBuffer::from_iter(keys.iter().map(Option::is_some));
+                let key = FixedSizeBinaryArray::try_new(w as i32, values.into(), Some(nulls))?;
                 let present = (0..keys.len()).collect();
                 map.clear();
                 keys.clear();
@@ -534,12 +536,9 @@ impl Hasher for KeyHasher {
         self.0
     }
 
+    // Keys are hashed through write_u128; this only completes the trait.
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
+        bytes.iter().for_each(|&b| self.write_u64(b.into()));
     }
 
     fn write_u64(&mut self, v: u64) {
