@@ -10,20 +10,8 @@ use common::process;
 
 fn generate(dir: &Path, name: &str, flows: u64, seed: &str) -> String {
     let out = dir.join(name);
-    let o = out.to_str().unwrap();
-    process::run(&[
-        "generate",
-        "--flows",
-        &flows.to_string(),
-        "--seed",
-        seed,
-        "--date",
-        "2025-03-03",
-        "--quiet",
-        "--out",
-        o,
-    ]);
-    o.to_string()
+    process::generate(&out, flows, seed);
+    out.to_str().unwrap().to_string()
 }
 
 /// A day compacted into small row groups, then a second, smaller day ingested on top of

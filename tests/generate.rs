@@ -10,18 +10,7 @@ const FLOWS: u64 = 120_000;
 
 fn generate(dir: &std::path::Path, name: &str, seed: &str) -> std::path::PathBuf {
     let out = dir.join(name);
-    let text = process::run(&[
-        "generate",
-        "--flows",
-        &FLOWS.to_string(),
-        "--seed",
-        seed,
-        "--date",
-        "2025-03-03",
-        "--quiet",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let text = process::generate(&out, FLOWS, seed);
     assert!(text.contains(&format!("wrote {FLOWS} flows")), "{text}");
     out
 }

@@ -24,6 +24,13 @@ pub fn run(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `plumb generate` for a day of `flows` on 2025-03-03 into `out`; returns stdout.
+pub fn generate(out: &Path, flows: u64, seed: &str) -> String {
+    let flows = flows.to_string();
+    let out = out.to_str().unwrap();
+    run(&["generate", "--flows", &flows, "--seed", seed, "--date", "2025-03-03", "--quiet", "--out", out])
+}
+
 /// Runs `plumb query --format csv SQL` over the store at `data`; returns the CSV.
 pub fn query_csv(data: &Path, sql: &str) -> String {
     run(&["query", "--data", data.to_str().unwrap(), "--format", "csv", sql])
