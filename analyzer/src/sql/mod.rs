@@ -2,6 +2,7 @@
 
 pub mod flows_table;
 pub mod key_ranges;
+pub mod mapped_files;
 pub mod output;
 pub mod page_select;
 pub mod rewrite;

@@ -9,6 +9,7 @@ use arrow::datatypes::DataType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -18,6 +19,7 @@ use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
 use super::flows_table::FlowsTable;
+use super::mapped_files::MappedFiles;
 use super::rewrite::AddressRewrite;
 use super::single_key_aggregate::SingleKeyAggregate;
 use super::udf;
@@ -43,6 +45,8 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
         .with_physical_optimizer_rule(Arc::new(SingleKeyAggregate::default()))
         .build();
     let ctx = SessionContext::new_with_state(state);
+    let local = ObjectStoreUrl::local_filesystem();
+    ctx.register_object_store(local.as_ref(), Arc::new(MappedFiles::new()));
     for f in udf::all() {
         ctx.register_udf(f);
     }
