@@ -5,9 +5,9 @@ pub mod key_ranges;
 pub mod mapped_files;
 pub mod output;
 pub mod page_select;
+pub mod partial_aggregate;
 pub mod rewrite;
 pub mod session;
-pub mod single_key_aggregate;
 pub mod udf;
 
 use datafusion::arrow::array::RecordBatch;

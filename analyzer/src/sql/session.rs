@@ -15,13 +15,14 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use arrow::datatypes::SchemaRef;
 use plumb_collector::schema::flows_schema;
+use plumb_exporters::store::compact::CompactionConfig;
 use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
 use super::flows_table::FlowsTable;
 use super::mapped_files::MappedFiles;
+use super::partial_aggregate::PartialAggregate;
 use super::rewrite::AddressRewrite;
-use super::single_key_aggregate::SingleKeyAggregate;
 use super::udf;
 
 /// A session with `flows` and the rollup tables registered from `data_dir`. A store that does not exist yet is an
@@ -39,10 +40,12 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD").is_none() {
         config.options_mut().execution.skip_partial_aggregation_probe_ratio_threshold = 0.1;
     }
+    // Compacted files arrive sorted by this column, so its values come in runs.
+    let run_column = CompactionConfig::default().sort.into_iter().next();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(SingleKeyAggregate::default()))
+        .with_physical_optimizer_rule(Arc::new(PartialAggregate { run_column, ..Default::default() }))
         .build();
     let ctx = SessionContext::new_with_state(state);
     let local = ObjectStoreUrl::local_filesystem();

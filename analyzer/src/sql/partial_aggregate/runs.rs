@@ -1,0 +1,319 @@
+//! Group slots for keys led by the store's sort column.
+//!
+//! Compacted files are sorted by source address, so a grouping such as (source,
+//! destination, protocol) sees each source as one run of rows: its groups are all found
+//! while the run lasts, among the handful of keys of that one source. [`RunSlots`] keeps
+//! the groups of the current run in a short list (a map past [`LIST_MAX`] keys) and starts
+//! afresh when the source changes, so the partial step shrinks an hour's 6.7 M rows to about
+//! the 2.3 M conversations they hold instead of passing every row on to the final step.
+//! Rows in arrival order (flush files) make runs of one row and pass through, one group each.
+//!
+//! The keys other than the run's are packed per row into a `u128` (at most one address or
+//! MAC) and a `u64` (ports, protocol and other small integers, and a null flag per key), so
+//! comparing two keys is two integer compares.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeBinaryArray, PrimitiveArray, UInt8Array, UInt16Array, UInt32Array,
+};
+use datafusion::arrow::buffer::NullBuffer;
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, UInt8Type, UInt16Type, UInt32Type};
+use datafusion::common::{Result, internal_err};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+
+use super::Seeded;
+
+/// Keys of one run held in a list before a map takes over.
+pub const LIST_MAX: usize = 8;
+
+/// Bit of the packed small keys where the null flags start (one per non-run key).
+const FLAGS: u32 = 56;
+
+/// The flag of a null run key, after those of at most seven other keys.
+const RUN_NULL: u64 = 1 << 63;
+
+/// Groups past which a run aggregation emits: its keys and states stay in cache, and the
+/// final aggregation starts on them sooner.
+pub const EMIT_GROUPS: usize = 1 << 16;
+
+/// Where each group key lives in the packed form.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Place {
+    /// The run key itself: an address or MAC of this many bytes.
+    Run(usize),
+    /// The one other key of up to 16 bytes, in the `u128`.
+    Wide(usize),
+    /// A small unsigned integer of `bits` bits at bit `at` of the `u64`.
+    Narrow { at: u32, bits: u32 },
+}
+
+/// How the group keys of an aggregation pack, in group order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    places: Vec<Place>,
+}
+
+impl Layout {
+    /// The layout of `keys` when one is the column `run_column` (of up to 16 bytes) and the
+    /// rest fit: at most one other key of up to 16 bytes, small integers of 56 bits in all,
+    /// and at most eight keys besides the run's.
+    pub fn of(keys: &[Arc<dyn PhysicalExpr>], types: &[DataType], run_column: &str) -> Option<Self> {
+        let is_run =
+            |k: &Arc<dyn PhysicalExpr>| k.downcast_ref::<Column>().is_some_and(|c| c.name() == run_column);
+        if keys.len() < 2 || keys.len() > 8 || keys.iter().filter(|k| is_run(k)).count() != 1 {
+            return None;
+        }
+        let (mut wide, mut at) = (false, 0);
+        let mut places = Vec::with_capacity(keys.len());
+        for (k, t) in keys.iter().zip(types) {
+            let width = match t {
+                DataType::FixedSizeBinary(w) if (1..=16).contains(w) => Some(*w as usize),
+                _ => None,
+            };
+            let bits = match t {
+                DataType::UInt8 => 8,
+                DataType::UInt16 => 16,
+                DataType::UInt32 => 32,
+                _ => 0,
+            };
+            places.push(match (is_run(k), width) {
+                (true, Some(w)) => Place::Run(w),
+                (false, Some(w)) if !wide => {
+                    wide = true;
+                    Place::Wide(w)
+                }
+                (false, None) if bits > 0 && at + bits <= FLAGS => {
+                    at += bits;
+                    Place::Narrow { at: at - bits, bits }
+                }
+                _ => return None,
+            });
+        }
+        Some(Self { places })
+    }
+
+    /// The index of the run key among the group keys.
+    fn run(&self) -> usize {
+        self.places.iter().position(|p| matches!(p, Place::Run(_))).unwrap_or_default()
+    }
+
+    /// The null flag of the `i`-th key (run key excluded).
+    fn flag(&self, i: usize) -> u64 {
+        let nth = self.places[..i].iter().filter(|p| !matches!(p, Place::Run(_))).count();
+        1 << (FLAGS as usize + nth)
+    }
+}
+
+/// The groups of the rows seen since the last emission, by slot.
+pub struct RunSlots {
+    layout: Layout,
+    /// The run key of the current run (`Some(None)` for a null key); `None` before any row.
+    current: Option<Option<u128>>,
+    /// The null flag of the current run's key.
+    current_null: u64,
+    /// The first slot of the current run.
+    run_start: usize,
+    /// The current run's keys, once it has more than [`LIST_MAX`].
+    map: HashMap<(u128, u64), u32, Seeded>,
+    /// Each group's run key (zero if null: the null flag is in `narrow`).
+    runs: Vec<u128>,
+    wide: Vec<u128>,
+    narrow: Vec<u64>,
+    /// The packed keys of the batch being added, reused across batches.
+    batch_wide: Vec<u128>,
+    batch_narrow: Vec<u64>,
+}
+
+impl RunSlots {
+    pub fn new(layout: Layout) -> Self {
+        Self {
+            layout,
+            current: None,
+            current_null: 0,
+            run_start: 0,
+            map: HashMap::with_hasher(Seeded::new()),
+            runs: Vec::new(),
+            wide: Vec::new(),
+            narrow: Vec::new(),
+            batch_wide: Vec::new(),
+            batch_narrow: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// Appends the slot of each row of a batch, given its key columns in group order.
+    pub fn assign(&mut self, out: &mut Vec<u32>, keys: &[ArrayRef]) -> Result<()> {
+        let rows = keys.first().map_or(0, |k| k.len());
+        self.pack(keys, rows)?;
+        let run_keys = keys[self.layout.run()].as_fixed_size_binary();
+        let width = run_keys.value_length() as usize;
+        let values = run_keys.value_data().chunks_exact(width).take(rows);
+        for (i, v) in values.enumerate() {
+            let run = run_keys.is_valid(i).then(|| left_aligned(v));
+            if self.current != Some(run) {
+                self.end_run();
+                self.current = Some(run);
+                self.current_null = if run.is_some() { 0 } else { RUN_NULL };
+            }
+            let narrow = self.batch_narrow[i] | self.current_null;
+            out.push(self.slot(run.unwrap_or(0), self.batch_wide[i], narrow));
+        }
+        Ok(())
+    }
+
+    /// The key columns of the groups held, in slot and group order, leaving none.
+    pub fn take(&mut self) -> Result<Vec<ArrayRef>> {
+        let mut columns = Vec::with_capacity(self.layout.places.len());
+        for (i, place) in self.layout.places.iter().enumerate() {
+            let flag = self.layout.flag(i);
+            columns.push(match *place {
+                Place::Run(w) => fixed(w, &self.runs, |s| self.narrow[s] & RUN_NULL == 0, |s| self.runs[s])?,
+                Place::Wide(w) => fixed(w, &self.wide, |s| self.narrow[s] & flag == 0, |s| self.wide[s])?,
+                Place::Narrow { at, bits } => {
+                    let valid = NullBuffer::from_iter(self.narrow.iter().map(|n| n & flag == 0));
+                    let value = |n: &u64| (n >> at) as u32;
+                    let n = self.narrow.iter();
+                    match bits {
+                        8 => Arc::new(UInt8Array::new(n.map(|n| value(n) as u8).collect(), Some(valid)))
+                            as ArrayRef,
+                        16 => Arc::new(UInt16Array::new(n.map(|n| value(n) as u16).collect(), Some(valid))),
+                        _ => Arc::new(UInt32Array::new(n.map(value).collect(), Some(valid))),
+                    }
+                }
+            });
+        }
+        self.end_run();
+        self.current = None;
+        self.run_start = 0;
+        self.runs.clear();
+        self.wide.clear();
+        self.narrow.clear();
+        Ok(columns)
+    }
+
+    /// The slot of a key in the current run, a new one if the run has not seen it.
+    fn slot(&mut self, run: u128, wide: u128, narrow: u64) -> u32 {
+        let held = self.runs.len() - self.run_start;
+        if held <= LIST_MAX {
+            let found =
+                (self.run_start..self.runs.len()).find(|&s| self.wide[s] == wide && self.narrow[s] == narrow);
+            if let Some(s) = found {
+                return s as u32;
+            }
+            let s = self.push(run, wide, narrow);
+            if held == LIST_MAX {
+                for s in self.run_start..self.runs.len() {
+                    self.map.insert((self.wide[s], self.narrow[s]), s as u32);
+                }
+            }
+            return s;
+        }
+        match self.map.get(&(wide, narrow)) {
+            Some(&s) => s,
+            None => {
+                let s = self.push(run, wide, narrow);
+                self.map.insert((wide, narrow), s);
+                s
+            }
+        }
+    }
+
+    fn push(&mut self, run: u128, wide: u128, narrow: u64) -> u32 {
+        self.runs.push(run);
+        self.wide.push(wide);
+        self.narrow.push(narrow);
+        (self.runs.len() - 1) as u32
+    }
+
+    fn end_run(&mut self) {
+        if self.runs.len() - self.run_start > LIST_MAX {
+            // A large run's map would make every small run after it clear a large table.
+            if self.map.capacity() > 1 << 12 {
+                self.map = HashMap::with_hasher(Seeded::new());
+            } else {
+                self.map.clear();
+            }
+        }
+        self.run_start = self.runs.len();
+    }
+
+    /// Packs the non-run keys of a batch, column by column.
+    fn pack(&mut self, keys: &[ArrayRef], rows: usize) -> Result<()> {
+        self.batch_wide.clear();
+        self.batch_wide.resize(rows, 0);
+        self.batch_narrow.clear();
+        self.batch_narrow.resize(rows, 0);
+        for (i, (place, key)) in self.layout.places.iter().zip(keys).enumerate() {
+            let flag = self.layout.flag(i);
+            match (place, key.data_type()) {
+                (Place::Run(_), _) => {}
+                (Place::Wide(w), DataType::FixedSizeBinary(_)) => {
+                    let key = key.as_fixed_size_binary();
+                    let values = key.value_data().chunks_exact(*w).take(rows);
+                    self.batch_wide.iter_mut().zip(values).for_each(|(o, v)| *o = left_aligned(v));
+                    if let Some(n) = key.nulls() {
+                        for (i, ok) in n.iter().enumerate() {
+                            if !ok {
+                                self.batch_wide[i] = 0;
+                                self.batch_narrow[i] |= flag;
+                            }
+                        }
+                    }
+                }
+                (Place::Narrow { at, .. }, DataType::UInt8) => {
+                    pack::<UInt8Type>(&mut self.batch_narrow, key, *at, flag)
+                }
+                (Place::Narrow { at, .. }, DataType::UInt16) => {
+                    pack::<UInt16Type>(&mut self.batch_narrow, key, *at, flag)
+                }
+                (Place::Narrow { at, .. }, DataType::UInt32) => {
+                    pack::<UInt32Type>(&mut self.batch_narrow, key, *at, flag)
+                }
+                (place, t) => return internal_err!("group key of type {t} does not fit {place:?}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Ors a small key's values into the packed keys at bit `at`, or its null flag.
+fn pack<T: ArrowPrimitiveType>(packed: &mut [u64], key: &ArrayRef, at: u32, flag: u64)
+where
+    T::Native: Into<u64>,
+{
+    let key: &PrimitiveArray<T> = key.as_primitive();
+    let out = packed.iter_mut().zip(key.values().iter());
+    match key.nulls() {
+        None => out.for_each(|(o, &v)| *o |= v.into() << at),
+        // A null's value bits stay zero, so equal nulls pack equal.
+        Some(n) => out.zip(n.iter()).for_each(|((o, &v), ok)| *o |= if ok { v.into() << at } else { flag }),
+    }
+}
+
+/// Up to 16 bytes as a `u128`, left-aligned so that order and equality follow the bytes.
+fn left_aligned(v: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..v.len()].copy_from_slice(v);
+    u128::from_be_bytes(b)
+}
+
+/// A column of `width`-byte values from left-aligned `u128`s, one per slot.
+fn fixed<T>(
+    width: usize,
+    slots: &[T],
+    valid: impl Fn(usize) -> bool,
+    value: impl Fn(usize) -> u128,
+) -> Result<ArrayRef> {
+    let mut bytes = Vec::with_capacity(slots.len() * width);
+    for s in 0..slots.len() {
+        bytes.extend_from_slice(&value(s).to_be_bytes()[..width]);
+    }
+    let nulls = NullBuffer::from_iter((0..slots.len()).map(valid));
+    Ok(Arc::new(FixedSizeBinaryArray::try_new(width as i32, bytes.into(), Some(nulls))?))
+}
