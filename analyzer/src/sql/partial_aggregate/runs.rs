@@ -151,8 +151,13 @@ impl RunSlots {
     pub fn assign(&mut self, out: &mut Vec<u32>, keys: &[ArrayRef]) -> Result<()> {
         let rows = keys.first().map_or(0, |k| k.len());
         self.pack(keys, rows)?;
-        let run_keys = keys[self.layout.run()].as_fixed_size_binary();
+        let Some(run_keys) = keys.get(self.layout.run()).and_then(|k| k.as_fixed_size_binary_opt()) else {
+            return internal_err!("the run key is not a fixed-size binary column");
+        };
         let width = run_keys.value_length() as usize;
+        if !(1..=16).contains(&width) {
+            return internal_err!("run key of {width} bytes");
+        }
         let values = run_keys.value_data().chunks_exact(width).take(rows);
         for (i, v) in values.enumerate() {
             let run = run_keys.is_valid(i).then(|| left_aligned(v));
@@ -253,7 +258,7 @@ impl RunSlots {
             let flag = self.layout.flag(i);
             match (place, key.data_type()) {
                 (Place::Run(_), _) => {}
-                (Place::Wide(w), DataType::FixedSizeBinary(_)) => {
+                (Place::Wide(w), DataType::FixedSizeBinary(n)) if *n as usize == *w => {
                     let key = key.as_fixed_size_binary();
                     let values = key.value_data().chunks_exact(*w).take(rows);
                     self.batch_wide.iter_mut().zip(values).for_each(|(o, v)| *o = left_aligned(v));
