@@ -25,8 +25,9 @@ use super::kept_rows;
 pub struct ValueTable {
     /// The column, in the input schema.
     column: usize,
-    /// Whether each value is kept, indexed by the value; the last entry is for null.
-    kept: Arc<[bool]>,
+    /// All ones where the value is kept, zero where dropped, indexed by the value; the last
+    /// entry is for null. A mask, so that picking a row's slot needs no branch.
+    kept: Arc<[u32]>,
 }
 
 impl ValueTable {
@@ -57,9 +58,9 @@ impl ValueTable {
             .ok()?
             .data;
         let rows = batch.num_rows();
-        let kept: Arc<[bool]> = match kept_rows(predicate.evaluate(&batch).ok()?, rows).ok()? {
-            None => vec![true; rows].into(),
-            Some(bits) => bits.iter().collect(),
+        let kept: Arc<[u32]> = match kept_rows(predicate.evaluate(&batch).ok()?, rows).ok()? {
+            None => vec![u32::MAX; rows].into(),
+            Some(bits) => bits.iter().map(|k| u32::from(k).wrapping_neg()).collect(),
         };
         Some(Self { column: column.index(), kept })
     }
@@ -73,31 +74,39 @@ impl ValueTable {
         dropped: u32,
     ) -> datafusion::common::Result<()> {
         let values = batch.column(self.column);
-        match values.data_type() {
-            DataType::UInt8 => select(slots, values.as_primitive::<UInt8Type>(), &self.kept, dropped),
-            DataType::UInt16 => select(slots, values.as_primitive::<UInt16Type>(), &self.kept, dropped),
-            other => return datafusion::common::internal_err!("value table over a {other} column"),
+        // Tables of exactly 2^8 + 1 and 2^16 + 1 entries: indexing by the value needs no
+        // bounds check.
+        let (u8s, u16s) =
+            (<&[u32; 257]>::try_from(&self.kept[..]), <&[u32; 65_537]>::try_from(&self.kept[..]));
+        match (values.data_type(), u8s, u16s) {
+            (DataType::UInt8, Ok(kept), _) => {
+                select(slots, values.as_primitive::<UInt8Type>(), kept, dropped)
+            }
+            (DataType::UInt16, _, Ok(kept)) => {
+                select(slots, values.as_primitive::<UInt16Type>(), kept, dropped)
+            }
+            (other, ..) => return datafusion::common::internal_err!("value table over a {other} column"),
         }
         Ok(())
     }
 }
 
-fn select<T: ArrowPrimitiveType>(slots: &mut [u32], values: &PrimitiveArray<T>, kept: &[bool], dropped: u32)
-where
+fn select<T: ArrowPrimitiveType, const N: usize>(
+    slots: &mut [u32],
+    values: &PrimitiveArray<T>,
+    kept: &[u32; N],
+    dropped: u32,
+) where
     T::Native: Into<u32>,
 {
-    let null = kept.len() - 1;
     // A select per row, not a branch: filters keep an unpredictable share of rows.
-    let pick = |s: &mut u32, i: usize| {
-        let keep = u32::from(kept.get(i).copied().unwrap_or(false)).wrapping_neg();
-        *s = (*s & keep) | (dropped & !keep);
-    };
+    let pick = |s: &mut u32, keep: u32| *s = (*s & keep) | (dropped & !keep);
     let rows = slots.iter_mut().zip(values.values().iter());
     match values.nulls() {
-        None => rows.for_each(|(s, &v)| pick(s, v.into() as usize)),
-        Some(n) => {
-            rows.zip(n.iter()).for_each(|((s, &v), ok)| pick(s, if ok { v.into() as usize } else { null }))
-        }
+        None => rows.for_each(|(s, &v)| pick(s, kept[v.into() as usize])),
+        Some(n) => rows
+            .zip(n.iter())
+            .for_each(|((s, &v), ok)| pick(s, if ok { kept[v.into() as usize] } else { kept[N - 1] })),
     }
 }
 
