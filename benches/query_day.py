@@ -5,7 +5,9 @@ A day of N flows (default 100 M) is generated, fed through a running `plumb coll
 UDP, and compacted. DuckDB (the Python package) then writes its own copy in the layout
 that suits it (addresses as text, sorted by flow end, zstd, hive-partitioned by date/hour
 of flow end). Each question runs as a process, once to warm the cache and then --runs
-times: plumb over its store, DuckDB over (a) its copy and (b) plumb's files. Answers are
+times: plumb over its store, DuckDB over (a) its copy and (b) plumb's files. The runs go
+round-robin across the three, so a host whose speed drifts (shared VMs: up to 30 % within
+minutes) slows them alike instead of whichever ran during the slow minute. Answers are
 compared after normalising addresses, numbers and times. Prints a Markdown table.
 
     pip install duckdb            # once
@@ -267,9 +269,12 @@ def main():
         if only and not any(name.startswith(p) for p in only):
             continue
         cells, answers, medians = [], [], []
-        for (engine, cmd, parse), sql in zip(engines, sqls):
-            timed(cmd(sql))  # warm
-            runs = [timed(cmd(sql)) for _ in range(a.runs)]
+        cmds = [cmd(sql) for (_, cmd, _), sql in zip(engines, sqls)]
+        for c in cmds:
+            timed(c)  # warm
+        rounds = [[timed(c) for c in cmds] for _ in range(a.runs)]
+        for i, (engine, cmd, parse) in enumerate(engines):
+            runs = [r[i] for r in rounds]
             secs = [r[0] for r in runs]
             medians.append(statistics.median(secs))
             cells.append(f"{min(secs):.3f} / {statistics.median(secs):.3f}, {max(r[1] for r in runs):.0f}")
