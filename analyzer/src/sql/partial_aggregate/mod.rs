@@ -23,7 +23,8 @@
 //! A filter directly below a one-key aggregation is taken in: the rows it drops go to a
 //! slot that is never emitted, chosen by a select rather than a branch, instead of
 //! `FilterExec` copying the rows it keeps (a quarter of the CPU of the top TCP ports of a
-//! day). And until an argument shows a null, `count` and the null flags of `sum` follow
+//! day); a filter on one small column is read from a table of its values ([`value_table`]).
+//! And until an argument shows a null, `count` and the null flags of `sum` follow
 //! from one row tally per slot, so the hot loop updates two values per row, not four.
 
 mod runs;
