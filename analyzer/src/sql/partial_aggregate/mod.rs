@@ -15,7 +15,7 @@
 //!   looked up in a hash map with a per-process seed, skipping the lookup while the key
 //!   repeats (compacted files are sorted by source);
 //! - led by the store's sort column (the source address) with small others: the groups of
-//!   each run of one source are found among that source's keys alone ([`runs`]).
+//!   each run of one source are found among that source's keys alone (`runs.rs`).
 //!
 //! Past [`MAX_GROUPS`] groups the states are emitted and started afresh, so memory stays
 //! bounded whatever the number of groups; the final aggregation merges them.
@@ -23,7 +23,7 @@
 //! A filter directly below a one-key aggregation is taken in: the rows it drops go to a
 //! slot that is never emitted, chosen by a select rather than a branch, instead of
 //! `FilterExec` copying the rows it keeps (a quarter of the CPU of the top TCP ports of a
-//! day); a filter on one small column is read from a table of its values ([`value_table`]).
+//! day); a filter on one small column is read from a table of its values (`value_table.rs`).
 //! And until an argument shows a null, `count` and the null flags of `sum` follow
 //! from one row tally per slot, so the hot loop updates two values per row, not four.
 
