@@ -617,19 +617,14 @@ impl Groups {
                 (present, vec![key])
             }
             Slots::Hashed { width, map, keys, null } => {
-                let w = *width;
-                // One buffer for all keys (a null key's bytes are zero), not one per group.
-                let mut values = Vec::with_capacity(keys.len() * w);
-                for k in &keys[1..] {
-                    values.extend_from_slice(&k.unwrap_or(0).to_be_bytes()[..w]);
-                }
-                let nulls = NullBuffer::from_iter(keys[1..].iter().map(Option::is_some));
-                let key = FixedSizeBinaryArray::try_new(w as i32, values.into(), Some(nulls))?;
+                let held = &keys[1..];
+                let key =
+                    fixed_size_binary(*width, held.len(), |s| held[s].is_some(), |s| held[s].unwrap_or(0))?;
                 let present = (1..keys.len()).collect();
                 map.clear();
                 keys.truncate(1);
                 *null = None;
-                (present, vec![Arc::new(key)])
+                (present, vec![key])
             }
             Slots::Runs(r) => ((0..r.len()).collect(), r.take()?),
         };
@@ -711,11 +706,7 @@ fn hashed_slots(
         }
     };
     // value_data() starts at the array's first value, also for a slice.
-    let values = keys.value_data().chunks_exact(width).take(keys.len()).map(|v| {
-        let mut b = [0u8; 16];
-        b[..width].copy_from_slice(v);
-        u128::from_be_bytes(b)
-    });
+    let values = keys.value_data().chunks_exact(width).take(keys.len()).map(left_aligned);
     if keys.nulls().is_none() && keep.is_none() {
         out.extend(values.map(|k| slot_of(Some(k))));
         return;
@@ -725,6 +716,29 @@ fn hashed_slots(
     // Dropped rows must not become groups, so the filter goes before the lookup.
     let rows = values.zip(valid.iter()).zip(keep.unwrap_or(&all).iter());
     out.extend(rows.map(|((k, ok), want)| if want { slot_of(ok.then_some(k)) } else { HASHED_DROPPED }));
+}
+
+/// Up to 16 bytes as a `u128`, left-aligned so that order and equality follow the bytes.
+fn left_aligned(v: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b[..v.len()].copy_from_slice(v);
+    u128::from_be_bytes(b)
+}
+
+/// A column of `len` values of `width` bytes from left-aligned `u128`s (a null's bytes are
+/// zero), written into one buffer rather than one allocation per group.
+fn fixed_size_binary(
+    width: usize,
+    len: usize,
+    valid: impl Fn(usize) -> bool,
+    value: impl Fn(usize) -> u128,
+) -> Result<ArrayRef> {
+    let mut bytes = Vec::with_capacity(len * width);
+    for s in 0..len {
+        bytes.extend_from_slice(&value(s).to_be_bytes()[..width]);
+    }
+    let nulls = NullBuffer::from_iter((0..len).map(valid));
+    Ok(Arc::new(FixedSizeBinaryArray::try_new(width as i32, bytes.into(), Some(nulls))?))
 }
 
 /// A hasher for `u128` keys with a per-process random seed: addresses come from the

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, FixedSizeBinaryArray, PrimitiveArray, UInt8Array, UInt16Array, UInt32Array,
+    Array, ArrayRef, AsArray, PrimitiveArray, UInt8Array, UInt16Array, UInt32Array,
 };
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{ArrowPrimitiveType, DataType, UInt8Type, UInt16Type, UInt32Type};
@@ -24,7 +24,7 @@ use datafusion::common::{Result, internal_err};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 
-use super::Seeded;
+use super::{Seeded, fixed_size_binary, left_aligned};
 
 /// Keys of one run held in a list before a map takes over.
 pub const LIST_MAX: usize = 8;
@@ -178,8 +178,13 @@ impl RunSlots {
         for (i, place) in self.layout.places.iter().enumerate() {
             let flag = self.layout.flag(i);
             columns.push(match *place {
-                Place::Run(w) => fixed(w, &self.runs, |s| self.narrow[s] & RUN_NULL == 0, |s| self.runs[s])?,
-                Place::Wide(w) => fixed(w, &self.wide, |s| self.narrow[s] & flag == 0, |s| self.wide[s])?,
+                Place::Run(w) => {
+                    let valid = |s: usize| self.narrow[s] & RUN_NULL == 0;
+                    fixed_size_binary(w, self.runs.len(), valid, |s| self.runs[s])?
+                }
+                Place::Wide(w) => {
+                    fixed_size_binary(w, self.wide.len(), |s| self.narrow[s] & flag == 0, |s| self.wide[s])?
+                }
                 Place::Narrow { at, bits } => {
                     let valid = NullBuffer::from_iter(self.narrow.iter().map(|n| n & flag == 0));
                     let value = |n: &u64| (n >> at) as u32;
@@ -299,26 +304,4 @@ where
         // A null's value bits stay zero, so equal nulls pack equal.
         Some(n) => out.zip(n.iter()).for_each(|((o, &v), ok)| *o |= if ok { v.into() << at } else { flag }),
     }
-}
-
-/// Up to 16 bytes as a `u128`, left-aligned so that order and equality follow the bytes.
-fn left_aligned(v: &[u8]) -> u128 {
-    let mut b = [0u8; 16];
-    b[..v.len()].copy_from_slice(v);
-    u128::from_be_bytes(b)
-}
-
-/// A column of `width`-byte values from left-aligned `u128`s, one per slot.
-fn fixed<T>(
-    width: usize,
-    slots: &[T],
-    valid: impl Fn(usize) -> bool,
-    value: impl Fn(usize) -> u128,
-) -> Result<ArrayRef> {
-    let mut bytes = Vec::with_capacity(slots.len() * width);
-    for s in 0..slots.len() {
-        bytes.extend_from_slice(&value(s).to_be_bytes()[..width]);
-    }
-    let nulls = NullBuffer::from_iter((0..slots.len()).map(valid));
-    Ok(Arc::new(FixedSizeBinaryArray::try_new(width as i32, bytes.into(), Some(nulls))?))
 }
