@@ -268,9 +268,7 @@ fn local_path(f: &PartitionedFile) -> PathBuf {
 /// The same partitions, each with the files `keep` returns; empty partitions dropped.
 fn regroup(
     groups: &[FileGroup],
-    mut keep: impl FnMut(
-        &datafusion::datasource::listing::PartitionedFile,
-    ) -> Option<datafusion::datasource::listing::PartitionedFile>,
+    mut keep: impl FnMut(&PartitionedFile) -> Option<PartitionedFile>,
 ) -> Vec<FileGroup> {
     groups
         .iter()
