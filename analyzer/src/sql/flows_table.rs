@@ -106,7 +106,7 @@ impl TableProvider for FlowsTable {
                 // The file's statistics count rows the plan drops; nothing may answer from them.
                 f.statistics = None;
                 f.ordering = None;
-                f.extensions.insert(p.plan.clone());
+                f.extensions.insert(if exact { p.counted() } else { p.plan.clone() });
                 Some(f)
             }
         };
@@ -254,7 +254,7 @@ fn unordered(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     DataSourceExec::from_data_source(config)
 }
 
-fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
+pub(super) fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {
     plan.downcast_ref::<DataSourceExec>()?
         .downcast_to_file_source::<ParquetSource>()
         .map(|(config, _)| config)

@@ -1,5 +1,6 @@
 //! SQL over the store: session, address functions and rewrite, output formatting.
 
+pub mod balanced_scan;
 pub mod flows_table;
 pub mod key_ranges;
 pub mod mapped_files;

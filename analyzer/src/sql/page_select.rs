@@ -51,12 +51,24 @@ pub struct FilePlan {
     pub plan: ParquetAccessPlan,
     /// Whether every filter was resolved in every row group.
     pub exact: bool,
+    /// Rows in each row group.
+    pub rows: Vec<usize>,
 }
 
 impl FilePlan {
     /// Whether any row is left to read.
     pub fn reads_rows(&self) -> bool {
         self.plan.row_group_index_iter().next().is_some()
+    }
+
+    /// The plan with every row group it reads as a selection, so that it states how many
+    /// rows it reads (`balanced_scan.rs` deals them out among partitions).
+    pub fn counted(&self) -> ParquetAccessPlan {
+        let access = self.plan.inner().iter().zip(&self.rows).map(|(a, &rows)| match a {
+            RowGroupAccess::Scan => RowGroupAccess::Selection(selection(&[0..rows], rows)),
+            other => other.clone(),
+        });
+        ParquetAccessPlan::new(access.collect())
     }
 }
 
@@ -68,8 +80,10 @@ pub fn access_plan(path: &Path, meta: &Arc<ParquetMetaData>, filters: &[KeyFilte
     let file = File::open(path)?;
     let mut plan = ParquetAccessPlan::new_all(meta.num_row_groups());
     let mut exact = true;
+    let mut counts = Vec::with_capacity(meta.num_row_groups());
     for rg in 0..meta.num_row_groups() {
         let rows = row_count(meta, rg)?;
+        counts.push(rows);
         let mut kept = vec![0..rows];
         for f in filters {
             // A column the file lacks reads as nulls, which no range keeps.
@@ -87,7 +101,7 @@ pub fn access_plan(path: &Path, meta: &Arc<ParquetMetaData>, filters: &[KeyFilte
         }
         plan.set(rg, access(&kept, rows));
     }
-    Ok(FilePlan { plan, exact })
+    Ok(FilePlan { plan, exact, rows: counts })
 }
 
 /// Smallest and largest key in a column chunk's statistics.

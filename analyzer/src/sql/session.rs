@@ -19,6 +19,7 @@ use plumb_exporters::store::compact::CompactionConfig;
 use plumb_exporters::store::layout::FLOWS_DIR;
 use plumb_exporters::store::rollup::Rollup;
 
+use super::balanced_scan::BalancedScans;
 use super::flows_table::FlowsTable;
 use super::mapped_files::MappedFiles;
 use super::partial_aggregate::PartialAggregate;
@@ -46,6 +47,7 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
         .with_config(config)
         .with_default_features()
         .with_physical_optimizer_rule(Arc::new(PartialAggregate { run_column, ..Default::default() }))
+        .with_physical_optimizer_rule(Arc::new(BalancedScans::default()))
         .build();
     let ctx = SessionContext::new_with_state(state);
     let local = ObjectStoreUrl::local_filesystem();
