@@ -113,3 +113,33 @@ fn address_and_time_filters_keep_the_same_rows_as_row_by_row_comparisons() {
         assert_ne!(n, total, "{exact}");
     }
 }
+
+/// The top conversations of an hour: over compacted files only (sorted by source) the
+/// groups of sources seen in one run skip the final merge; over an hour with late flush
+/// files DataFusion's final step merges everything. Both answer as a grouping that no
+/// rule touches (a widened protocol key does not pack).
+#[test]
+fn conversations_skip_the_final_merge_only_over_sorted_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mixed = mixed_store(dir.path());
+    let sorted = dir.path().join("sorted");
+    let s = sorted.to_str().unwrap();
+    let cfg = dir.path().join("plumb.toml");
+    process::run(&["ingest", dir.path().join("first.pcap").to_str().unwrap(), "--data", s]);
+    process::run(&["compact", "--quiet", "--data", s, "--config", cfg.to_str().unwrap()]);
+    let shape = "SELECT src_addr, dst_addr, {p} AS protocol, count(*) AS n, sum(bytes) AS b FROM flows \
+                 WHERE {w} GROUP BY src_addr, dst_addr, {p} ORDER BY b DESC, n, src_addr, dst_addr, protocol LIMIT 200";
+    for (data, skips) in [(&sorted, true), (&mixed, false)] {
+        for w in
+            ["hour = 12", "flow_end >= '2025-03-03T12:00:00Z' AND flow_end < '2025-03-03T14:00:00Z'", "true"]
+        {
+            let sql = shape.replace("{w}", w);
+            let fast = sql.replace("{p}", "protocol");
+            let plan = process::run(&["query", "--data", data.to_str().unwrap(), "--explain", &fast]);
+            assert_eq!(plan.contains("RunFinalExec"), skips, "{w}\n{plan}");
+            let got = csv(data, &fast);
+            assert!(got.lines().count() > 100, "{got}");
+            assert_eq!(got, csv(data, &sql.replace("{p}", "CAST(protocol AS BIGINT)")), "{w}");
+        }
+    }
+}

@@ -105,7 +105,7 @@ impl TableProvider for FlowsTable {
                 let mut f = f.clone();
                 // The file's statistics count rows the plan drops; nothing may answer from them.
                 f.statistics = None;
-                f.ordering = None;
+                drop_ordering(&mut f);
                 f.extensions.insert(if exact { p.counted() } else { p.plan.clone() });
                 Some(f)
             }
@@ -244,7 +244,7 @@ fn unordered(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
     let Some(config) = file_scan(&plan) else { return plan };
     let groups = regroup(&config.file_groups, |f| {
         let mut f = f.clone();
-        f.ordering = None;
+        drop_ordering(&mut f);
         Some(f)
     });
     let config = FileScanConfigBuilder::from(config.clone())
@@ -252,6 +252,20 @@ fn unordered(plan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
         .with_output_ordering(Vec::new())
         .build();
     DataSourceExec::from_data_source(config)
+}
+
+/// Marks a file whose footer says its rows are sorted by this column first, once the
+/// ordering itself is dropped (see [`unordered`]): a run aggregation over such files
+/// finds each source in one run (`partial_aggregate/run_final.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortedBy(pub String);
+
+fn drop_ordering(f: &mut PartitionedFile) {
+    if let Some(o) = f.ordering.take()
+        && let Some(c) = o.first().expr.downcast_ref::<ColumnExpr>()
+    {
+        f.extensions.insert(SortedBy(c.name().to_string()));
+    }
 }
 
 pub(super) fn file_scan(plan: &Arc<dyn ExecutionPlan>) -> Option<&FileScanConfig> {

@@ -18,7 +18,9 @@
 //!   each run of one source are found among that source's keys alone (`runs.rs`).
 //!
 //! Past [`MAX_GROUPS`] groups the states are emitted and started afresh, so memory stays
-//! bounded whatever the number of groups; the final aggregation merges them.
+//! bounded whatever the number of groups; the final aggregation merges them. Over files
+//! sorted by the run key, the final step of a run aggregation is replaced too
+//! (`run_final.rs`): the groups of a source seen in one run pass it without merging.
 //!
 //! A filter directly below a one-key aggregation is taken in: the rows it drops go to a
 //! slot that is never emitted, chosen by a select rather than a branch, instead of
@@ -27,6 +29,7 @@
 //! And until an argument shows a null, `count` and the null flags of `sum` follow
 //! from one row tally per slot, so the hot loop updates two values per row, not four.
 
+mod run_final;
 mod runs;
 mod value_table;
 
@@ -44,7 +47,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Int64Type, SchemaRef, UInt8Type, UInt16Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Field, Int64Type, Schema, SchemaRef, UInt8Type, UInt16Type, UInt64Type,
 };
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Result, ScalarValue, config::ConfigOptions, internal_err};
@@ -65,6 +68,14 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use super::flows_table::{SortedBy, file_scan};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::union::UnionExec;
+
+/// The name of the run tag column of a tagged partial aggregation.
+const RUN_TAG: &str = "plumb_run_tag";
+
 /// Groups past which an address aggregation emits its states and starts afresh.
 pub const MAX_GROUPS: usize = 1 << 20;
 
@@ -75,25 +86,37 @@ pub struct PartialAggregate {
     pub max_groups: usize,
     /// The column the store sorts its files by first, whose values arrive in runs.
     pub run_column: Option<String>,
+    /// Rows a final step over runs holds before it merges every group
+    /// ([`run_final::HOLD_ROWS`]).
+    pub hold_rows: usize,
+    /// Whether a final step over runs needs files that say they are sorted by the run
+    /// column: over rows in arrival order it holds rows only to merge them all (tests
+    /// over in-memory tables turn this off).
+    pub sorted_files_only: bool,
 }
 
 impl Default for PartialAggregate {
     fn default() -> Self {
-        Self { max_groups: MAX_GROUPS, run_column: None }
+        Self {
+            max_groups: MAX_GROUPS,
+            run_column: None,
+            hold_rows: run_final::HOLD_ROWS,
+            sorted_files_only: true,
+        }
     }
 }
 
 impl PhysicalOptimizerRule for PartialAggregate {
     fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
         plan.transform_up(|p| {
-            let dense =
-                p.downcast_ref::<AggregateExec>().and_then(|a| PartialAggregateExec::replacing(a, self));
-            Ok(match dense {
-                Some(d) => Transformed::yes(Arc::new(d) as Arc<dyn ExecutionPlan>),
+            let Some(agg) = p.downcast_ref::<AggregateExec>() else { return Ok(Transformed::no(p)) };
+            Ok(match PartialAggregateExec::replacing(agg, self) {
+                Some(partial) => Transformed::yes(Arc::new(partial) as Arc<dyn ExecutionPlan>),
                 None => Transformed::no(p),
             })
         })
         .data()
+        .and_then(|plan| run_final::replace_finals(plan, true, self.hold_rows))
     }
 
     fn name(&self) -> &str {
@@ -103,6 +126,24 @@ impl PhysicalOptimizerRule for PartialAggregate {
     fn schema_check(&self) -> bool {
         true
     }
+}
+
+/// Whether every file `plan` reads says it is sorted by `column`, through operators that
+/// keep the order of rows within a partition or (round-robin) within a batch.
+fn sorted_files(plan: &Arc<dyn ExecutionPlan>, column: &str) -> bool {
+    if let Some(config) = file_scan(plan) {
+        let mut files = config.file_groups.iter().flat_map(|g| g.iter()).peekable();
+        return files.peek().is_some()
+            && files.all(|f| f.extensions.get::<SortedBy>().is_some_and(|s| s.0 == column));
+    }
+    let any = plan.as_ref() as &dyn std::any::Any;
+    let round_robin = plan
+        .downcast_ref::<RepartitionExec>()
+        .is_some_and(|r| matches!(r.partitioning(), Partitioning::RoundRobinBatch(_)));
+    let keeps_order =
+        round_robin || any.is::<FilterExec>() || any.is::<ProjectionExec>() || any.is::<UnionExec>();
+    let children = plan.children();
+    keeps_order && !children.is_empty() && children.iter().all(|c| sorted_files(c, column))
 }
 
 /// `expr` over a filter's input, where it read the filter's output through `projection`.
@@ -148,6 +189,8 @@ enum Grouping {
     Single(DataType),
     /// Keys led by the store's sort column.
     Runs(runs::Layout),
+    /// The same keys, their groups found by whole key (`run_final.rs`).
+    Global(runs::Layout),
 }
 
 /// A partial aggregation over one small or address key, or keys led by the sort column.
@@ -163,6 +206,10 @@ pub struct PartialAggregateExec {
     /// The partial states' schema of the aggregation this replaces.
     schema: SchemaRef,
     max_groups: usize,
+    /// Whether each group carries the tag of the run it came from, for [`run_final`].
+    tagged: bool,
+    /// Whether the input comes in long runs of the run key: read from files sorted by it.
+    sorted: bool,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
 }
@@ -196,6 +243,8 @@ impl PartialAggregateExec {
             [_] => return None,
             _ => Grouping::Runs(runs::Layout::of(&keys, &types, rule.run_column.as_deref()?)?),
         };
+        let grouping_sorted =
+            matches!(grouping, Grouping::Runs(_)).then(|| rule.run_column.clone()).flatten();
         let schema = agg.schema();
         if schema.fields().len() != n + agg.aggr_expr().len() {
             return None;
@@ -231,8 +280,37 @@ impl PartialAggregateExec {
             aggregates,
             schema,
             max_groups: rule.max_groups,
+            tagged: false,
+            sorted: match (&grouping_sorted, rule.sorted_files_only) {
+                (Some(column), true) => sorted_files(input, column),
+                (Some(_), false) => true,
+                (None, _) => false,
+            },
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
+        })
+    }
+
+    /// This aggregation with a last column tagging each group with its run (see
+    /// `RunSlots::run_tags`); `None` unless it groups by runs.
+    fn tagged(&self) -> Option<Self> {
+        if !matches!(self.grouping, Grouping::Runs(_)) || self.tagged || !self.sorted {
+            return None;
+        }
+        let mut fields: Vec<_> = self.schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new(RUN_TAG, DataType::UInt64, false)));
+        let schema = Arc::new(Schema::new_with_metadata(fields, self.schema.metadata().clone()));
+        let properties = PlanProperties::new(
+            EquivalenceProperties::new(Arc::clone(&schema)),
+            self.properties.partitioning.clone(),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        );
+        Some(Self {
+            schema,
+            tagged: true,
+            properties: Arc::new(properties),
+            ..self.with_input(Arc::clone(&self.input))
         })
     }
 
@@ -245,6 +323,8 @@ impl PartialAggregateExec {
             aggregates: self.aggregates.clone(),
             schema: Arc::clone(&self.schema),
             max_groups: self.max_groups,
+            tagged: self.tagged,
+            sorted: self.sorted,
             properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -258,7 +338,9 @@ impl DisplayAs for PartialAggregateExec {
         let states: Vec<&str> = states.collect();
         let how = match self.grouping {
             Grouping::Single(_) => "one key",
+            Grouping::Runs(_) if self.tagged => "runs of the sort key, tagged",
             Grouping::Runs(_) => "runs of the sort key",
+            Grouping::Global(_) => "whole keys",
         };
         write!(f, "PartialAggregateExec: gby=[{}], aggr=[{}], {how}", keys.join(", "), states.join(", "))?;
         match &self.filter {
@@ -316,7 +398,9 @@ impl ExecutionPlan for PartialAggregateExec {
 
     fn execute(&self, partition: usize, context: Arc<TaskContext>) -> Result<SendableRecordBatchStream> {
         let input = self.input.execute(partition, context)?;
-        let groups = Groups::new(&self.grouping, &self.aggregates);
+        let mut groups = Groups::new(&self.grouping, &self.aggregates);
+        // Tags of different partitions never meet: the partition is in the high bits.
+        groups.next_tag = self.tagged.then_some((partition as u64) << 40);
         let run = Run {
             filter: self.filter.clone(),
             table: self.filter.as_ref().and_then(|p| ValueTable::of(p, &self.input.schema())),
@@ -396,6 +480,8 @@ struct Groups {
     states: Vec<State>,
     /// The slot of each row of the batch being added.
     rows: Vec<u32>,
+    /// The last run tag given, when groups are emitted with their runs' tags.
+    next_tag: Option<u64>,
 }
 
 /// An aggregate's states. Until its argument shows a null, `count` is the slot's tally
@@ -492,6 +578,7 @@ impl Groups {
     fn new(grouping: &Grouping, aggregates: &[Aggregate]) -> Self {
         let slots = match grouping {
             Grouping::Runs(layout) => Slots::Runs(runs::RunSlots::new(layout.clone())),
+            Grouping::Global(layout) => Slots::Runs(runs::RunSlots::global(layout.clone())),
             Grouping::Single(DataType::FixedSizeBinary(w)) => Slots::Hashed {
                 width: *w as usize,
                 map: HashMap::with_hasher(Seeded::new()),
@@ -502,7 +589,7 @@ impl Groups {
             Grouping::Single(_) => Slots::Dense { width: 1 << 16 },
         };
         let states = aggregates.iter().map(State::of).collect();
-        let mut g = Self { slots, tally: Vec::new(), states, rows: Vec::new() };
+        let mut g = Self { slots, tally: Vec::new(), states, rows: Vec::new(), next_tag: None };
         g.fit_states();
         g
     }
@@ -605,6 +692,10 @@ impl Groups {
     /// null key last, addresses in the order first seen.
     fn take(&mut self, schema: &SchemaRef) -> Result<RecordBatch> {
         let tally = &self.tally;
+        let tags = match (&self.slots, &mut self.next_tag) {
+            (Slots::Runs(r), Some(next)) => Some(r.run_tags(next)),
+            _ => None,
+        };
         let (present, keys): (Vec<usize>, Vec<ArrayRef>) = match &mut self.slots {
             Slots::Dense { width } => {
                 let w = *width;
@@ -630,6 +721,7 @@ impl Groups {
         };
         let mut columns = keys;
         columns.extend(self.states.iter().map(|s| s.column(&present, tally)));
+        columns.extend(tags.map(|t| Arc::new(UInt64Array::from(t)) as ArrayRef));
         self.tally.clear();
         self.states.iter_mut().for_each(State::reset);
         self.fit_states();
@@ -874,7 +966,9 @@ mod tests {
     use datafusion::execution::SessionStateBuilder;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
-    fn table() -> MemTable {
+    /// Runs of 40 equal addresses; `unique` gives each run its own address, otherwise
+    /// 700 addresses repeat.
+    fn table(unique: bool) -> MemTable {
         let schema = Arc::new(Schema::new(vec![
             Field::new("port", DataType::UInt16, true),
             Field::new("proto", DataType::UInt8, true),
@@ -899,8 +993,10 @@ mod tests {
                 // Runs of 40 equal addresses (as in sorted files), 700 of them, and nulls.
                 let addr = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
                     (0..n).map(|i| {
-                        (i % 101 != 0)
-                            .then(|| (u128::from(i / 40 % 700) << 64 | 0xffff_0a00_0001).to_be_bytes())
+                        (i % 101 != 0).then(|| {
+                            let run = if unique { (b * n + i) / 40 } else { i / 40 % 700 };
+                            (u128::from(run) << 64 | 0xffff_0a00_0001).to_be_bytes()
+                        })
                     }),
                     16,
                 )
@@ -934,15 +1030,22 @@ mod tests {
         MemTable::try_new(schema, vec![batches]).unwrap()
     }
 
-    fn context(dense: bool) -> SessionContext {
+    /// DataFusion alone, or with the rule holding at most `hold_rows` in a final step.
+    fn context(dense: Option<usize>) -> SessionContext {
         let config = SessionConfig::new().with_target_partitions(2).with_batch_size(1000);
         let mut state = SessionStateBuilder::new().with_config(config).with_default_features();
-        if dense {
-            let rule = PartialAggregate { max_groups: 100, run_column: Some("addr".into()) };
+        if let Some(hold_rows) = dense {
+            let rule = PartialAggregate {
+                max_groups: 100,
+                run_column: Some("addr".into()),
+                hold_rows,
+                sorted_files_only: false,
+            };
             state = state.with_physical_optimizer_rule(Arc::new(rule));
         }
         let ctx = SessionContext::new_with_state(state.build());
-        ctx.register_table("t", Arc::new(table())).unwrap();
+        ctx.register_table("t", Arc::new(table(false))).unwrap();
+        ctx.register_table("u", Arc::new(table(true))).unwrap();
         ctx
     }
 
@@ -955,7 +1058,10 @@ mod tests {
 
     #[tokio::test]
     async fn single_key_grouping_answers_like_datafusion() {
-        let (plain, dense) = (context(false), context(true));
+        let plain = context(None);
+        // Holding every row in a final step over runs, and holding few: past 250 rows
+        // holding stops where keys recur, past 4000 everywhere.
+        let (dense, folding) = (context(Some(run_final::HOLD_ROWS)), context(Some(4000)));
         for sql in [
             "SELECT port, count(*) AS n, sum(bytes) AS b FROM t GROUP BY port ORDER BY port NULLS LAST",
             "SELECT proto, count(bytes) AS n, sum(bytes) AS b, sum(delta) AS d FROM t GROUP BY proto ORDER BY proto",
@@ -981,12 +1087,21 @@ mod tests {
             "SELECT proto, addr, count(*) AS n, sum(late) AS s FROM t GROUP BY proto, addr ORDER BY proto, addr",
             "SELECT addr, proto, count(*) AS n FROM t GROUP BY addr, proto ORDER BY addr, proto",
             "SELECT addr, mac, port, proto, count(*) AS n FROM t WHERE bytes > 1000 GROUP BY addr, mac, port, proto ORDER BY n DESC, addr, mac, port, proto LIMIT 40",
+            // Addresses of one run each: most groups pass the final step untouched, those
+            // of runs split between partitions or emissions are merged.
+            "SELECT addr, port, count(*) AS n, sum(bytes) AS b FROM u GROUP BY addr, port ORDER BY b DESC NULLS LAST, addr, port LIMIT 300",
+            "SELECT addr, proto, count(*) AS n, sum(delta) AS d, sum(late) AS l FROM u GROUP BY addr, proto ORDER BY addr, proto",
+            "SELECT mac, addr, count(*) AS n FROM u WHERE proto = 11 GROUP BY mac, addr HAVING count(*) > 1 ORDER BY n, mac, addr",
             // DataFusion splits a distinct count into a grouping and a plain count.
             "SELECT port, count(DISTINCT proto) AS n FROM t GROUP BY port ORDER BY n DESC, port LIMIT 30",
         ] {
             let (want, want_plan) = run(&plain, sql).await;
             let (got, got_plan) = run(&dense, sql).await;
             assert_eq!(got, want, "{sql}");
+            assert_eq!(run(&folding, sql).await.0, want, "{sql}");
+            // Every final step over runs here feeds a sort: its partitioning is free.
+            let runs = got_plan.contains("runs of the sort key");
+            assert_eq!(runs, got_plan.contains("RunFinalExec"), "{sql}\n{got_plan}");
             assert!(!want_plan.contains("PartialAggregateExec"));
             assert!(got_plan.contains("PartialAggregateExec"), "{sql}\n{got_plan}");
             // A filter below one key is taken in, not left to copy the rows it keeps.
@@ -997,8 +1112,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn run_finals_stay_out_of_plans_that_need_partitioning_by_every_key() {
+        let (plain, dense) = (context(None), context(Some(run_final::HOLD_ROWS)));
+        // A join of partitions hashed by every key on both sides, not one side collected.
+        for ctx in [&plain, &dense] {
+            for option in
+                ["hash_join_single_partition_threshold", "hash_join_single_partition_threshold_rows"]
+            {
+                ctx.sql(&format!("SET datafusion.optimizer.{option} = 0")).await.unwrap();
+            }
+        }
+        for sql in [
+            "SELECT count(*), sum(b) FROM (SELECT addr, port, sum(bytes) AS b FROM u GROUP BY addr, port)",
+            "SELECT x.addr, x.port, x.b, y.n FROM \
+             (SELECT addr, port, sum(bytes) AS b FROM u GROUP BY addr, port) x JOIN \
+             (SELECT addr, port, count(*) AS n FROM t GROUP BY addr, port) y \
+             ON x.addr = y.addr AND x.port = y.port ORDER BY x.addr, x.port",
+        ] {
+            let (want, _) = run(&plain, sql).await;
+            let (got, plan) = run(&dense, sql).await;
+            assert_eq!(got, want, "{sql}");
+            assert!(plan.contains("runs of the sort key"), "{sql}\n{plan}");
+            assert!(!plan.contains("RunFinalExec"), "{sql}\n{plan}");
+            assert!(!plan.contains("CollectLeft"), "{sql}\n{plan}");
+        }
+    }
+
+    #[tokio::test]
     async fn other_aggregations_keep_hashing() {
-        let dense = context(true);
+        let dense = context(Some(run_final::HOLD_ROWS));
         for sql in [
             "SELECT bytes, count(*) FROM t GROUP BY bytes",
             "SELECT port, proto, count(*) FROM t GROUP BY port, proto",

@@ -96,7 +96,7 @@ impl Layout {
     }
 
     /// The index of the run key among the group keys.
-    fn run(&self) -> usize {
+    pub fn run(&self) -> usize {
         self.places.iter().position(|p| matches!(p, Place::Run(_))).unwrap_or_default()
     }
 
@@ -118,6 +118,9 @@ pub struct RunSlots {
     run_start: usize,
     /// The current run's keys, once it has more than [`LIST_MAX`].
     map: HashMap<(u128, u64), u32, Seeded>,
+    /// Every key with its run key, when groups are not found per run (a final step
+    /// merging the groups of runs that met again, `run_final.rs`).
+    global: Option<HashMap<(u128, u128, u64), u32, Seeded>>,
     /// Each group's run key (zero if null: the null flag is in `narrow`).
     runs: Vec<u128>,
     wide: Vec<u128>,
@@ -135,6 +138,7 @@ impl RunSlots {
             current_null: 0,
             run_start: 0,
             map: HashMap::with_hasher(Seeded::new()),
+            global: None,
             runs: Vec::new(),
             wide: Vec::new(),
             narrow: Vec::new(),
@@ -143,8 +147,28 @@ impl RunSlots {
         }
     }
 
+    /// Slots found by the whole key, not per run: runs may come in any order.
+    pub fn global(layout: Layout) -> Self {
+        Self { global: Some(HashMap::with_hasher(Seeded::new())), ..Self::new(layout) }
+    }
+
     pub fn len(&self) -> usize {
         self.runs.len()
+    }
+
+    /// A tag per group held, the same for the groups of one run and new for each run,
+    /// counting on from `next`. Within an emission a run ends only where the run key
+    /// changes, so consecutive groups with another run key start another run.
+    pub fn run_tags(&self, next: &mut u64) -> Vec<u64> {
+        let run_null = |s: usize| self.narrow[s] & RUN_NULL;
+        let mut tags = Vec::with_capacity(self.runs.len());
+        for s in 0..self.runs.len() {
+            if s == 0 || self.runs[s] != self.runs[s - 1] || run_null(s) != run_null(s - 1) {
+                *next += 1;
+            }
+            tags.push(*next);
+        }
+        tags
     }
 
     /// Appends the slot of each row of a batch, given its key columns in group order.
@@ -167,7 +191,19 @@ impl RunSlots {
                 self.current_null = if run.is_some() { 0 } else { RUN_NULL };
             }
             let narrow = self.batch_narrow[i] | self.current_null;
-            out.push(self.slot(run.unwrap_or(0), self.batch_wide[i], narrow));
+            let (run, wide) = (run.unwrap_or(0), self.batch_wide[i]);
+            let slot = match &mut self.global {
+                Some(map) => match map.get(&(run, wide, narrow)) {
+                    Some(&s) => s,
+                    None => {
+                        let s = push(&mut self.runs, &mut self.wide, &mut self.narrow, run, wide, narrow);
+                        map.insert((run, wide, narrow), s);
+                        s
+                    }
+                },
+                None => self.slot(run, wide, narrow),
+            };
+            out.push(slot);
         }
         Ok(())
     }
@@ -204,6 +240,9 @@ impl RunSlots {
         self.runs.clear();
         self.wide.clear();
         self.narrow.clear();
+        if let Some(map) = &mut self.global {
+            map.clear();
+        }
         Ok(columns)
     }
 
@@ -235,10 +274,7 @@ impl RunSlots {
     }
 
     fn push(&mut self, run: u128, wide: u128, narrow: u64) -> u32 {
-        self.runs.push(run);
-        self.wide.push(wide);
-        self.narrow.push(narrow);
-        (self.runs.len() - 1) as u32
+        push(&mut self.runs, &mut self.wide, &mut self.narrow, run, wide, narrow)
     }
 
     fn end_run(&mut self) {
@@ -290,6 +326,13 @@ impl RunSlots {
         }
         Ok(())
     }
+}
+
+fn push(runs: &mut Vec<u128>, wide: &mut Vec<u128>, narrow: &mut Vec<u64>, r: u128, w: u128, n: u64) -> u32 {
+    runs.push(r);
+    wide.push(w);
+    narrow.push(n);
+    (runs.len() - 1) as u32
 }
 
 /// Ors a small key's values into the packed keys at bit `at`, or its null flag.
