@@ -70,7 +70,7 @@ impl Default for CompactionConfig {
             threads: 1,
             codec: Codec::Lz4,
             row_group_rows: 1 << 20,
-            sort: vec!["src_addr".into(), "flow_end".into()],
+            sort: ["src_addr", "protocol", "dst_port", "flow_end"].map(String::from).to_vec(),
             commit_patience: Duration::from_secs(30),
         }
     }
@@ -503,7 +503,9 @@ async fn stopped(stop: &AtomicBool) {
 mod tests {
     use super::*;
     use crate::store::{FlowStore, StoreConfig};
-    use arrow::array::{Array, FixedSizeBinaryArray, TimestampMicrosecondArray, UInt64Array};
+    use arrow::array::{
+        Array, FixedSizeBinaryArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt64Array,
+    };
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use plumb_collector::addr;
     use plumb_collector::schema::{FlowBuilders, FlowRow};
@@ -559,6 +561,62 @@ mod tests {
         ParquetRecordBatchReaderBuilder::try_new(f).unwrap().build().unwrap().map(|b| b.unwrap()).collect()
     }
 
+    /// Flows of 20 sources, each with mixed protocols (some null), ports and end times.
+    fn mixed_flows(n: u64, seed: u64) -> RecordBatch {
+        let mut b = FlowBuilders::with_capacity(n as usize);
+        for i in 0..n {
+            let x = i * 2_654_435_761 + seed * 97;
+            let src = format!("10.0.0.{}", x % 20);
+            let row = FlowRow {
+                time_received: Some(T0),
+                flow_end: Some(T0 + (x % 977) as i64 * 1000),
+                exporter: Some(addr::parse_text("192.0.2.1").unwrap()),
+                source_kind: Some("ipfix"),
+                src_addr: Some(addr::parse_text(&src).unwrap()),
+                protocol: [Some(6), Some(17), None][(x / 20 % 3) as usize],
+                dst_port: (x % 11 != 0).then_some((x / 60 % 4) as u16 * 443),
+                bytes: Some(x % 1000 + 1),
+                packets: Some(1),
+                ..Default::default()
+            };
+            b.append(&row, []);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn compacted_rows_follow_source_then_protocol_port_and_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
+        for seed in 0..3 {
+            store.push(&mixed_flows(400, seed)).unwrap();
+            store.flush().unwrap();
+        }
+        drop(store);
+        compactor(dir.path()).run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
+        let out = files(&dir.path().join("flows/date=2025-03-03/hour=13"));
+        assert_eq!(out.len(), 1, "{out:?}");
+        let mut keys = Vec::new();
+        for b in &read(&out[0]) {
+            let column = |name| b.column_by_name(name).unwrap().as_any();
+            let src = column("src_addr").downcast_ref::<FixedSizeBinaryArray>().unwrap();
+            let proto = column("protocol").downcast_ref::<UInt8Array>().unwrap();
+            let port = column("dst_port").downcast_ref::<UInt16Array>().unwrap();
+            let end = column("flow_end").downcast_ref::<TimestampMicrosecondArray>().unwrap();
+            for i in 0..b.num_rows() {
+                // Nulls first, as the compaction's ORDER BY puts them.
+                keys.push((
+                    src.value(i).to_vec(),
+                    proto.is_valid(i).then(|| proto.value(i)),
+                    port.is_valid(i).then(|| port.value(i)),
+                    end.value(i),
+                ));
+            }
+        }
+        assert_eq!(keys.len(), 1200);
+        assert!(keys.is_sorted(), "rows are sorted by (src_addr, protocol, dst_port, flow_end)");
+    }
+
     #[test]
     fn an_hour_of_flush_files_becomes_one_sorted_file_with_its_rollups_summed() {
         let dir = tempfile::tempdir().unwrap();
@@ -595,7 +653,10 @@ mod tests {
             let bytes = b.column_by_name("bytes").unwrap().as_any().downcast_ref::<UInt64Array>().unwrap();
             for i in 0..b.num_rows() {
                 let k = (src.value(i).to_vec(), end.value(i));
-                assert!(prev.as_ref().is_none_or(|p| *p <= k), "rows are sorted by (src_addr, flow_end)");
+                assert!(
+                    prev.as_ref().is_none_or(|p| *p <= k),
+                    "rows are sorted by source, then (one protocol, no ports here) end"
+                );
                 prev = Some(k);
                 sum += bytes.value(i);
             }
