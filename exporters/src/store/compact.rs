@@ -574,7 +574,7 @@ mod tests {
                 source_kind: Some("ipfix"),
                 src_addr: Some(addr::parse_text(&src).unwrap()),
                 protocol: [Some(6), Some(17), None][(x / 20 % 3) as usize],
-                dst_port: (x % 11 != 0).then_some((x / 60 % 4) as u16 * 443),
+                dst_port: (!x.is_multiple_of(11)).then_some((x / 60 % 4) as u16 * 443),
                 bytes: Some(x % 1000 + 1),
                 packets: Some(1),
                 ..Default::default()
