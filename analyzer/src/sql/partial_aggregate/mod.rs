@@ -86,7 +86,7 @@ pub struct PartialAggregate {
     pub max_groups: usize,
     /// The column the store sorts its files by first, whose values arrive in runs.
     pub run_column: Option<String>,
-    /// Rows a final step over runs holds before it merges every group
+    /// Rows a final step over runs holds, in all partitions, before it merges every group
     /// ([`run_final::HOLD_ROWS`]).
     pub hold_rows: usize,
     /// Whether a final step over runs needs files that say they are sorted by the run
@@ -1059,8 +1059,8 @@ mod tests {
     #[tokio::test]
     async fn single_key_grouping_answers_like_datafusion() {
         let plain = context(None);
-        // Holding every row in a final step over runs, and holding few: past 250 rows
-        // holding stops where keys recur, past 4000 everywhere.
+        // Holding every row in a final step over runs, and holding few: past 125 rows a
+        // partition stops holding where keys recur, past 2000 everywhere.
         let (dense, folding) = (context(Some(run_final::HOLD_ROWS)), context(Some(4000)));
         for sql in [
             "SELECT port, count(*) AS n, sum(bytes) AS b FROM t GROUP BY port ORDER BY port NULLS LAST",

@@ -9,8 +9,8 @@
 //! alone, and holds them until its input ends. A run key seen with a single tag passes
 //! straight through; the groups of keys seen in several runs (a source split between
 //! partitions or emissions, or flush files in arrival order) are merged by whole key.
-//! Past [`HOLD_ROWS`] held rows it stops holding and merges everything, so memory stays
-//! that of a plain final aggregation.
+//! Past its share of [`HOLD_ROWS`] held rows it stops holding and merges everything, so
+//! memory stays that of a plain final aggregation.
 //!
 //! Its output is partitioned by the run key alone, not by every key, so it replaces only
 //! final steps whose consumers do not care how rows are partitioned: sorts, filters and
@@ -48,8 +48,9 @@ use futures::StreamExt;
 
 use super::{Aggregate, Grouping, Groups, PartialAggregateExec, Run, Seeded, left_aligned, runs};
 
-/// Rows held per partition before merging everything instead (about 50 bytes each).
-pub const HOLD_ROWS: usize = 4 << 20;
+/// Rows held in all partitions together before merging everything instead (about 50
+/// bytes each, so 400 MB): each partition holds its share.
+pub const HOLD_ROWS: usize = 8 << 20;
 
 /// The share of [`HOLD_ROWS`] after which holding goes on only if most rows held so far
 /// belong to run keys seen in one run. Where keys recur (a day of hourly files has most
@@ -100,7 +101,8 @@ pub struct RunFinalExec {
     /// Each aggregate's merge: a sum of its partial states.
     merges: Vec<Aggregate>,
     schema: SchemaRef,
-    /// Rows held before every group is merged instead ([`HOLD_ROWS`]).
+    /// Rows this partition holds before every group is merged instead (its share of
+    /// [`HOLD_ROWS`]).
     hold_rows: usize,
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
@@ -146,7 +148,7 @@ impl RunFinalExec {
             keys: k,
             merges,
             schema,
-            hold_rows,
+            hold_rows: (hold_rows / n).max(1),
             properties: Arc::new(properties),
             metrics: ExecutionPlanMetricsSet::new(),
         })))
