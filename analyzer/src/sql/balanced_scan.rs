@@ -66,7 +66,10 @@ impl BalancedScans {
     /// the rows it reads and there are enough of them.
     fn balanced(&self, config: &FileScanConfig) -> Option<FileScanConfig> {
         let n = config.file_groups.len();
-        if n < 2 {
+        // A scan that declares how its rows are partitioned (by hour folder, say) keeps its
+        // files where they are: dealing would break the promise. Order is kept: the
+        // partitions read consecutive shares in file and row order, as byte ranges do.
+        if n < 2 || config.output_partitioning.is_some() {
             return None;
         }
         let files = counted_files(&config.file_groups)?;

@@ -920,7 +920,9 @@ fn sum_into<T: ArrowPrimitiveType>(
     add: impl Fn(T::Native, T::Native) -> T::Native,
 ) -> Result<()> {
     let v = values.values();
-    match (values.nulls(), has) {
+    // A slice of a batch with nulls elsewhere keeps a null buffer with no nulls in it:
+    // that is no null, as for the caller's `logical_null_count`.
+    match (values.nulls().filter(|n| n.null_count() > 0), has) {
         (None, None) => match tally.take() {
             Some(t) => {
                 for (&s, &x) in slots.iter().zip(v.iter()) {
@@ -966,8 +968,9 @@ mod tests {
     use datafusion::execution::SessionStateBuilder;
     use datafusion::prelude::{SessionConfig, SessionContext};
 
-    /// Runs of 40 equal addresses; `unique` gives each run its own address, otherwise
-    /// 700 addresses repeat.
+    /// Two partitions of two batches of 5,000 rows, with runs of 30 equal addresses that
+    /// go on across batches; `unique` gives each run its own address, otherwise the 167
+    /// addresses of a batch recur in every batch.
     fn table(unique: bool) -> MemTable {
         let schema = Arc::new(Schema::new(vec![
             Field::new("port", DataType::UInt16, true),
@@ -978,7 +981,7 @@ mod tests {
             Field::new("mac", DataType::FixedSizeBinary(6), true),
             Field::new("late", DataType::Int64, true),
         ]));
-        let batches = (0..3u64)
+        let batches: Vec<RecordBatch> = (0..4u64)
             .map(|b| {
                 let n = 5000u64;
                 let port = UInt16Array::from_iter(
@@ -990,11 +993,11 @@ mod tests {
                 // A group whose sums all wrap, and values that are all null for some keys.
                 let delta =
                     Int64Array::from_iter((0..n).map(|i| (i % 5 != 0).then_some(i64::MAX - i as i64)));
-                // Runs of 40 equal addresses (as in sorted files), 700 of them, and nulls.
+                // Runs of equal addresses (as in sorted files), and nulls.
                 let addr = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
                     (0..n).map(|i| {
                         (i % 101 != 0).then(|| {
-                            let run = if unique { (b * n + i) / 40 } else { i / 40 % 700 };
+                            let run = if unique { (b * n + i) / 30 } else { i / 30 };
                             (u128::from(run) << 64 | 0xffff_0a00_0001).to_be_bytes()
                         })
                     }),
@@ -1008,10 +1011,10 @@ mod tests {
                     6,
                 )
                 .unwrap();
-                // Nulls only from the last batch on: states that followed the row tally
-                // must turn explicit without losing what came before.
+                // Nulls only in the last batch: states that followed the row tally must turn
+                // explicit without losing what came before.
                 let late =
-                    Int64Array::from_iter((0..n).map(|i| (b < 2 || i % 3 != 0).then_some(i as i64 - 7)));
+                    Int64Array::from_iter((0..n).map(|i| (b < 3 || i % 3 != 0).then_some(i as i64 - 7)));
                 RecordBatch::try_new(
                     Arc::clone(&schema),
                     vec![
@@ -1027,16 +1030,17 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        MemTable::try_new(schema, vec![batches]).unwrap()
+        MemTable::try_new(schema, vec![batches[..2].to_vec(), batches[2..].to_vec()]).unwrap()
     }
 
-    /// DataFusion alone, or with the rule holding at most `hold_rows` in a final step.
-    fn context(dense: Option<usize>) -> SessionContext {
+    /// DataFusion alone, or with the rule emitting past `max_groups` and holding at most
+    /// `hold_rows` in a final step.
+    fn context(dense: Option<(usize, usize)>) -> SessionContext {
         let config = SessionConfig::new().with_target_partitions(2).with_batch_size(1000);
         let mut state = SessionStateBuilder::new().with_config(config).with_default_features();
-        if let Some(hold_rows) = dense {
+        if let Some((max_groups, hold_rows)) = dense {
             let rule = PartialAggregate {
-                max_groups: 100,
+                max_groups,
                 run_column: Some("addr".into()),
                 hold_rows,
                 sorted_files_only: false,
@@ -1061,7 +1065,9 @@ mod tests {
         let plain = context(None);
         // Holding every row in a final step over runs, and holding few: past 125 rows a
         // partition stops holding where keys recur, past 2000 everywhere.
-        let (dense, folding) = (context(Some(run_final::HOLD_ROWS)), context(Some(4000)));
+        let (dense, folding) = (context(Some((100, run_final::HOLD_ROWS))), context(Some((100, 4000))));
+        // Emitting only at the end: runs go on across batches in the same groups.
+        let whole = context(Some((MAX_GROUPS, run_final::HOLD_ROWS)));
         for sql in [
             "SELECT port, count(*) AS n, sum(bytes) AS b FROM t GROUP BY port ORDER BY port NULLS LAST",
             "SELECT proto, count(bytes) AS n, sum(bytes) AS b, sum(delta) AS d FROM t GROUP BY proto ORDER BY proto",
@@ -1099,6 +1105,7 @@ mod tests {
             let (got, got_plan) = run(&dense, sql).await;
             assert_eq!(got, want, "{sql}");
             assert_eq!(run(&folding, sql).await.0, want, "{sql}");
+            assert_eq!(run(&whole, sql).await.0, want, "{sql}");
             // Every final step over runs here feeds a sort: its partitioning is free.
             let runs = got_plan.contains("runs of the sort key");
             assert_eq!(runs, got_plan.contains("RunFinalExec"), "{sql}\n{got_plan}");
@@ -1113,7 +1120,7 @@ mod tests {
 
     #[tokio::test]
     async fn run_finals_stay_out_of_plans_that_need_partitioning_by_every_key() {
-        let (plain, dense) = (context(None), context(Some(run_final::HOLD_ROWS)));
+        let (plain, dense) = (context(None), context(Some((100, run_final::HOLD_ROWS))));
         // A join of partitions hashed by every key on both sides, not one side collected.
         for ctx in [&plain, &dense] {
             for option in
@@ -1138,9 +1145,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_null_buffer_without_nulls_sums_like_no_buffer() {
+        // What a slice of a batch with nulls elsewhere looks like.
+        let values = UInt64Array::new(vec![1, 2, 3].into(), Some(NullBuffer::new_valid(3)));
+        let (mut sums, mut tally) = (vec![0u64; 2], vec![0i64; 2]);
+        let mut t = Some(&mut tally[..]);
+        sum_into(&mut sums, None, &mut t, &[0, 1, 0], &values, u64::wrapping_add).expect("summed");
+        assert_eq!((sums, tally), (vec![4, 2], vec![2, 1]));
+    }
+
     #[tokio::test]
     async fn other_aggregations_keep_hashing() {
-        let dense = context(Some(run_final::HOLD_ROWS));
+        let dense = context(Some((100, run_final::HOLD_ROWS)));
         for sql in [
             "SELECT bytes, count(*) FROM t GROUP BY bytes",
             "SELECT port, proto, count(*) FROM t GROUP BY port, proto",
