@@ -139,6 +139,19 @@ fn conversations_skip_the_final_merge_only_over_sorted_files() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };
+    // Six compacted hours dealt by rows between two partitions: an hour in the middle is
+    // split between them (DataFusion would give each file whole to one), and no part
+    // carries a byte range.
+    let plan = explain(
+        &sorted,
+        "SELECT sum(bytes) FROM flows WHERE flow_end >= '2025-03-03T12:00:00Z' AND flow_end < '2025-03-03T18:00:00Z'",
+    );
+    let groups = plan.split("file_groups={2 groups: [[").nth(1).and_then(|g| g.split("]]}").next());
+    let groups: Vec<Vec<&str>> =
+        groups.expect("two file groups").split("], [").map(|g| g.split(", ").collect()).collect();
+    assert_eq!(groups.len(), 2, "{plan}");
+    assert!(groups[0].iter().any(|f| groups[1].contains(f)), "{groups:?}");
+    assert!(groups.iter().flatten().all(|f| f.ends_with(".parquet")), "{groups:?}");
     for (data, skips) in [(&sorted, true), (&mixed, false)] {
         for w in
             ["hour = 12", "flow_end >= '2025-03-03T12:00:00Z' AND flow_end < '2025-03-03T14:00:00Z'", "true"]
