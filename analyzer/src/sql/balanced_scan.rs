@@ -9,6 +9,7 @@
 //! out evenly among the same number of partitions, in file and row order, splitting a row
 //! group between two partitions by row selections where the share ends inside it.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::common::config::ConfigOptions;
@@ -94,10 +95,11 @@ struct Counted<'a> {
 /// selected row by row (a `Scan` does not say how many rows it reads).
 fn counted_files(groups: &[FileGroup]) -> Option<Vec<Counted<'_>>> {
     let mut files: Vec<Counted> = Vec::new();
+    let mut seen = HashSet::new();
     for file in groups.iter().flat_map(FileGroup::iter) {
         let plan = file.extensions.get::<ParquetAccessPlan>()?;
         // A file split into byte ranges appears once per range, each with the whole plan.
-        if files.iter().any(|c| c.file.object_meta.location == file.object_meta.location) {
+        if !seen.insert(&file.object_meta.location) {
             continue;
         }
         let mut rows = 0;

@@ -367,15 +367,7 @@ impl ExecutionPlan for PartialAggregateExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        let mut r = TreeNodeRecursion::Continue;
-        let exprs = self.keys.iter().chain(&self.filter).chain(self.aggregates.iter().map(Aggregate::arg));
-        for e in exprs {
-            if r == TreeNodeRecursion::Stop {
-                break;
-            }
-            r = f(e)?;
-        }
-        Ok(r)
+        visit(self.keys.iter().chain(&self.filter).chain(self.aggregates.iter().map(Aggregate::arg)), f)
     }
 
     fn replace_children(
@@ -383,10 +375,7 @@ impl ExecutionPlan for PartialAggregateExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Ok([input]) = <[_; 1]>::try_from(children) else {
-            return internal_err!("PartialAggregateExec has one input");
-        };
-        Ok(Arc::new(self.with_input(input)))
+        Ok(Arc::new(self.with_input(one_input(children, "PartialAggregateExec")?)))
     }
 
     fn with_new_children(
@@ -432,6 +421,29 @@ impl ExecutionPlan for PartialAggregateExec {
 
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
+    }
+}
+
+/// Calls `f` on each expression in turn until it says stop.
+fn visit<'a>(
+    exprs: impl IntoIterator<Item = &'a Arc<dyn PhysicalExpr>>,
+    f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+) -> Result<TreeNodeRecursion> {
+    let mut r = TreeNodeRecursion::Continue;
+    for e in exprs {
+        if r == TreeNodeRecursion::Stop {
+            break;
+        }
+        r = f(e)?;
+    }
+    Ok(r)
+}
+
+/// The input of an operator that has exactly one.
+fn one_input(children: Vec<Arc<dyn ExecutionPlan>>, operator: &str) -> Result<Arc<dyn ExecutionPlan>> {
+    match <[_; 1]>::try_from(children) {
+        Ok([input]) => Ok(input),
+        Err(_) => internal_err!("{operator} has one input"),
     }
 }
 

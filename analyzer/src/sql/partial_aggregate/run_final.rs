@@ -46,7 +46,9 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use super::{Aggregate, Grouping, Groups, PartialAggregateExec, Run, Seeded, left_aligned, runs};
+use super::{
+    Aggregate, Grouping, Groups, PartialAggregateExec, Run, Seeded, left_aligned, one_input, runs, visit,
+};
 
 /// Rows held in all partitions together before merging everything instead (about 50
 /// bytes each, so 400 MB): each partition holds its share.
@@ -231,14 +233,7 @@ impl ExecutionPlan for RunFinalExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
     ) -> Result<TreeNodeRecursion> {
-        let mut r = TreeNodeRecursion::Continue;
-        for e in self.merges.iter().map(Aggregate::arg) {
-            if r == TreeNodeRecursion::Stop {
-                break;
-            }
-            r = f(e)?;
-        }
-        Ok(r)
+        visit(self.merges.iter().map(Aggregate::arg), f)
     }
 
     fn replace_children(
@@ -246,10 +241,7 @@ impl ExecutionPlan for RunFinalExec {
         children: Vec<Arc<dyn ExecutionPlan>>,
         _: ReplaceChildrenOptions,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let Ok([input]) = <[_; 1]>::try_from(children) else {
-            return internal_err!("RunFinalExec has one input");
-        };
-        Ok(Arc::new(self.with_input(input)))
+        Ok(Arc::new(self.with_input(one_input(children, "RunFinalExec")?)))
     }
 
     fn with_new_children(
