@@ -1,6 +1,8 @@
 //! `plumb collect` end to end on loopback: a real exporter (softflowd) in NetFlow v5, v9
 //! and IPFIX against an independent count of the same packets, a restart that keeps
-//! templates, and `/metrics` checked by promtool and against the store.
+//! templates, and `/metrics` checked by promtool and against the store. softflowd and
+//! promtool must be installed (the test fails without them); without tshark the independent
+//! count of the generated pcap is reported as a skip (`common::skip`).
 
 mod common;
 
@@ -10,6 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::process::{self, Collector};
+use common::skip::skip;
 
 /// Packets and bytes per (source, destination, protocol).
 type Totals = BTreeMap<(String, String, u8), (u64, u64)>;
@@ -107,8 +110,9 @@ fn stored_rows(data: &Path) -> u64 {
     out.lines().nth(1).unwrap().parse().unwrap()
 }
 
-/// Independent count with tshark where it is installed (the same pcap, another decoder).
-fn tshark_totals(pcap: &Path) -> Option<Totals> {
+/// Independent count with tshark (the same pcap, another decoder); the error says why
+/// tshark could not give one.
+fn tshark_totals(pcap: &Path) -> Result<Totals, String> {
     let out = Command::new("tshark")
         .args([
             "-r",
@@ -125,18 +129,26 @@ fn tshark_totals(pcap: &Path) -> Option<Totals> {
             "ip.len",
         ])
         .output()
-        .ok()?;
+        .map_err(|e| format!("tshark cannot be run ({e})"))?;
     if !out.status.success() {
-        return None;
+        return Err(format!("tshark failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)));
     }
     let mut t = BTreeMap::new();
-    for l in String::from_utf8(out.stdout).ok()?.lines() {
-        let c: Vec<&str> = l.split('\t').collect();
-        let e = t.entry((c[0].to_string(), c[1].to_string(), c[2].parse().ok()?)).or_insert((0u64, 0u64));
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        // A line tshark printed but that does not read is a wrong pcap, not a missing tool.
+        let (key, len) = tshark_line(l).unwrap_or_else(|| panic!("unexpected tshark line {l:?}"));
+        let e = t.entry(key).or_insert((0u64, 0u64));
         e.0 += 1;
-        e.1 += c[3].parse::<u64>().ok()?;
+        e.1 += len;
     }
-    Some(t)
+    Ok(t)
+}
+
+/// `src dst proto len` of one tshark line.
+fn tshark_line(l: &str) -> Option<((String, String, u8), u64)> {
+    let c: Vec<&str> = l.split('\t').collect();
+    let key = (c.first()?.to_string(), c.get(1)?.to_string(), c.get(2)?.parse().ok()?);
+    Some((key, c.get(3)?.parse().ok()?))
 }
 
 #[test]
@@ -145,8 +157,12 @@ fn softflowd_exports_match_an_independent_count() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("traffic.pcap");
     let expected = write_traffic(&pcap);
-    if let Some(t) = tshark_totals(&pcap) {
-        assert_eq!(t, expected, "tshark and the generator agree on the pcap");
+    match tshark_totals(&pcap) {
+        Ok(t) => assert_eq!(t, expected, "tshark and the generator agree on the pcap"),
+        Err(why) => skip(
+            "softflowd_exports_match_an_independent_count",
+            &format!("the generated pcap is not counted by tshark: {why}"),
+        ),
     }
     for version in ["5", "9", "10"] {
         let data = dir.path().join(format!("store-v{version}"));

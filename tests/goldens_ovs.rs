@@ -1,4 +1,4 @@
-//! Real Open vSwitch 3.1 exports (`../shared/fixtures/ovs/`): every IPFIX record of the
+//! Real Open vSwitch 3.1 exports (`fixtures/ovs/`): every IPFIX record of the
 //! capture against the independent decode in `ipfix-records.txt`, the tunnel IEs of the
 //! Geneve/GRE/VXLAN tunnel pairs, and NetFlow v5 with its OpenFlow port numbers.
 

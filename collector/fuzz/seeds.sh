@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Builds the fuzzer's seed corpus from the shared fixtures, in the target's framing
+# Builds the fuzzer's seed corpus from the repository's fixtures/, in the target's framing
 # (exporter byte, 2-byte length, datagram): each corpus group's raw files in template
 # order, and the UDP payloads of every capture, OVS ones included (tshark). Output: corpus/decode_datagrams/.
 set -euo pipefail
 cd "$(dirname "$0")"
-shared="${PLUMB_SHARED:-../../../shared}"
+fixtures=../../fixtures
 out=corpus/decode_datagrams
 mkdir -p "$out"
-python3 - "$shared" "$out" <<'PY'
+python3 - "$fixtures" "$out" <<'PY'
 import csv, os, struct, subprocess, sys
-shared, out = sys.argv[1], sys.argv[2]
+fixtures, out = sys.argv[1], sys.argv[2]
 def frame(chunks):
     return b"".join(b"\x00" + struct.pack(">H", len(c)) + c for c in chunks if len(c) < 65536)
 groups = {}
@@ -21,7 +21,7 @@ n = 0
 for name, files in groups.items():
     chunks = []
     for _, rel in sorted(files):
-        path = os.path.join(shared, "fixtures/public", rel)
+        path = os.path.join(fixtures, "public", rel)
         data = open(path, "rb").read()
         if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a"):
             hexes = subprocess.run(["tshark", "-r", path, "-Y", "udp", "-T", "fields", "-e", "udp.payload"],
@@ -32,7 +32,7 @@ for name, files in groups.items():
     if chunks:
         open(os.path.join(out, f"seed-{n:03}"), "wb").write(frame(chunks)[:1 << 20])
         n += 1
-ovs = os.path.join(shared, "fixtures/ovs")
+ovs = os.path.join(fixtures, "ovs")
 for name in sorted(os.listdir(ovs)) if os.path.isdir(ovs) else []:
     if name.endswith((".pcap", ".pcapng")):
         hexes = subprocess.run(["tshark", "-r", os.path.join(ovs, name), "-Y", "udp", "-T", "fields", "-e", "udp.payload"],

@@ -6,10 +6,9 @@ use plumb_collector::netflow::{Decoder, DecoderConfig};
 use plumb_collector::schema::FlowBuilders;
 
 fn seeds() -> Vec<Vec<u8>> {
-    let shared = std::env::var("PLUMB_SHARED")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    let dir = shared.join("fixtures/public/logstash-codec-netflow");
+    // The public corpus in the repository (fixtures/public, see fixtures/MANIFEST.md).
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/public/logstash-codec-netflow");
     let mut out: Vec<Vec<u8>> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok())

@@ -1,5 +1,6 @@
-//! Helpers shared by the end-to-end tests: where the shared fixtures are, decoding files
-//! the way `plumb ingest` does, and reading columns back as text.
+//! Helpers shared by the end-to-end tests: where the repository's fixtures are, decoding
+//! files the way `plumb ingest` does, reading columns back as text, and saying so when a
+//! test cannot run its real part here ([`skip`]).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -8,27 +9,26 @@ use arrow::array::{Array, RecordBatch};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 pub mod process;
+pub mod skip;
 
 use plumb_collector::addr;
 use plumb_collector::capture;
 use plumb_collector::netflow::{Decoder, DecoderConfig};
 use plumb_collector::schema::FlowBuilders;
 
-/// The shared folder (fixtures, research), beside the repository unless PLUMB_SHARED says
-/// otherwise.
-pub fn shared() -> PathBuf {
-    if let Ok(p) = std::env::var("PLUMB_SHARED") {
-        return PathBuf::from(p);
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+/// The repository's `fixtures/` folder (provenance and licences in `fixtures/MANIFEST.md`).
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// A file of the public corpus, `fixtures/public/REL`.
 pub fn public(rel: &str) -> PathBuf {
-    shared().join("fixtures/public").join(rel)
+    fixtures().join("public").join(rel)
 }
 
+/// A file recorded from a real Open vSwitch, `fixtures/ovs/REL`.
 pub fn ovs(rel: &str) -> PathBuf {
-    shared().join("fixtures/ovs").join(rel)
+    fixtures().join("ovs").join(rel)
 }
 
 /// Every file below `dir`, sorted.
@@ -122,6 +122,6 @@ pub fn extra(batch: &RecordBatch, key: &str, row: usize) -> Option<String> {
 fn rfc3339_secs(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = plumb_exporters::store::layout::civil_from_days(days);
+    let (y, m, d) = plumb_store::layout::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Open vSwitch lab for plumb's end-to-end test (see ../../../shared/fixtures/ovs/MANIFEST.md).
+# Open vSwitch lab for plumb's end-to-end test (see fixtures/ovs/MANIFEST.md in the repository).
 #
 #   lab.sh up      WORKDIR                           build namespaces + OVS (userspace datapath)
 #   lab.sh exec    WORKDIR CMD...                    run CMD in the switch namespace (exec'd, same PID)
