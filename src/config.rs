@@ -10,7 +10,7 @@ use serde::Deserialize;
 use plumb_collector::addr::{self, Addr16};
 use plumb_collector::netflow::state::StateLimits;
 use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
-use plumb_exporters::store::{Codec, CompactionConfig, StoreConfig};
+use plumb_store::{Codec, CompactionConfig, StoreConfig};
 
 /// The ports plumb listens on by default: NetFlow (2055), IPFIX (4739), sFlow (6343).
 pub const DEFAULT_LISTEN: [&str; 3] = ["0.0.0.0:2055", "0.0.0.0:4739", "0.0.0.0:6343"];

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use arrow::array::RecordBatch;
 
-use plumb_analyzer::sql::{self, output};
-use plumb_exporters::store::{FlowStore, StoreConfig};
+use plumb_analyzer::query::{self, output};
+use plumb_store::{FlowStore, StoreConfig};
 
 fn store_with_vds_and_ovs(dir: &Path) {
     let mut store = FlowStore::open(StoreConfig::new(dir)).unwrap();
@@ -28,8 +28,8 @@ fn store_with_vds_and_ovs(dir: &Path) {
 fn query(dir: &Path, q: &str) -> Result<Vec<RecordBatch>, String> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let ctx = sql::session::open(dir).await.map_err(|e| e.to_string())?;
-        sql::run(&ctx, q).await.map_err(|e| e.to_string())
+        let ctx = query::session::open(dir).await.map_err(|e| e.to_string())?;
+        query::run(&ctx, q).await.map_err(|e| e.to_string())
     })
 }
 

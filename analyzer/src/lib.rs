@@ -1,3 +1,3 @@
-//! plumb's analyzer: SQL over the store today; topology, MTU and NIOC analysis build on it.
+//! plumb's analyzer: SQL over the store (`query`) today; topology, MTU and NIOC analysis build on it.
 
-pub mod sql;
+pub mod query;

@@ -10,4 +10,5 @@ pub mod capture;
 pub mod listen;
 pub mod netflow;
 pub mod schema;
+pub mod source_kind;
 pub mod stats;

@@ -1,75 +1,70 @@
-//! Counters the decoders keep while they work. Plain integers owned by one worker; the
-//! metrics layer adds them to the shared registry per batch, so the hot path touches no
-//! atomics.
+//! What a decoder reports of its work, in types that name no decoder: the outcome of a
+//! datagram, error counts by `protocol` and `reason` label, and the counters every
+//! template or sampling protocol shares. Each decoder counts in a struct of its own on
+//! its hot path (plain integers owned by one worker, no atomics) and hands its counts over
+//! in these types, so the metrics layer, and a new source, never touch each other.
 
-/// Why (part of) a datagram could not be decoded. Each is a `reason` label value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorReason {
-    /// Shorter than its header.
-    Truncated,
-    /// The version field names no supported protocol.
-    UnknownVersion,
-    /// A message length that disagrees with the bytes received.
-    BadLength,
-    /// A set/flowset length that is too short or runs past the message.
-    BadSetLength,
-    /// A template record that is cut short or malformed.
-    BadTemplate,
-    /// A data record cut short inside its set.
-    RecordTruncated,
-    /// A template whose records are zero bytes long (nothing can be decoded with it).
-    ZeroLengthRecord,
-    /// The template table is full.
-    TemplateLimit,
-    /// A set id in the reserved range.
-    ReservedSet,
-    /// A NetFlow v5/v7 packet whose count disagrees with its length.
-    BadV5,
-    /// Bytes after the last message that are not another message.
-    TrailingBytes,
-    /// A protocol plumb recognises but does not decode yet.
-    Unsupported,
+use crate::source_kind::SourceKind;
+
+/// What one datagram yielded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub kind: Option<SourceKind>,
+    /// Flow rows appended.
+    pub records: u64,
+    /// Units the sequence numbers say were lost before this datagram.
+    pub lost: u64,
+    /// Errors counted for this datagram.
+    pub errors: u64,
 }
 
-impl ErrorReason {
-    pub const ALL: [ErrorReason; 12] = [
-        Self::Truncated,
-        Self::UnknownVersion,
-        Self::BadLength,
-        Self::BadSetLength,
-        Self::BadTemplate,
-        Self::RecordTruncated,
-        Self::ZeroLengthRecord,
-        Self::TemplateLimit,
-        Self::ReservedSet,
-        Self::BadV5,
-        Self::TrailingBytes,
-        Self::Unsupported,
-    ];
+/// The labels of a decode error: the protocol of the datagram (`ipfix`, `sflow`, …, or
+/// `unknown`) and the decoder's name for what was wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ErrorLabel {
+    pub protocol: &'static str,
+    pub reason: &'static str,
+}
 
-    /// The `reason` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Truncated => "truncated",
-            Self::UnknownVersion => "unknown_version",
-            Self::BadLength => "bad_length",
-            Self::BadSetLength => "bad_set_length",
-            Self::BadTemplate => "bad_template",
-            Self::RecordTruncated => "record_truncated",
-            Self::ZeroLengthRecord => "zero_length_record",
-            Self::TemplateLimit => "template_limit",
-            Self::ReservedSet => "reserved_set",
-            Self::BadV5 => "bad_v5",
-            Self::TrailingBytes => "trailing_bytes",
-            Self::Unsupported => "unsupported",
+/// The `protocol` label of a datagram whose protocol could not be told.
+pub const UNKNOWN_PROTOCOL: &str = "unknown";
+
+/// Error counts by label. Errors are rare and their labels few, so a short list beats a
+/// map; an empty list allocates nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ErrorCounts {
+    counts: Vec<(ErrorLabel, u64)>,
+}
+
+impl ErrorCounts {
+    pub fn add(&mut self, label: ErrorLabel, n: u64) {
+        if n == 0 {
+            return;
         }
+        match self.counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, c)) => *c += n,
+            None => self.counts.push((label, n)),
+        }
+    }
+
+    /// Errors with this reason, whatever the protocol.
+    pub fn reason(&self, reason: &str) -> u64 {
+        self.counts.iter().filter(|(l, _)| l.reason == reason).map(|(_, n)| n).sum()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.counts.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (ErrorLabel, u64)> + '_ {
+        self.counts.iter().copied()
     }
 }
 
 /// Decoder counters since the last [`DecodeStats::take`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DecodeStats {
-    pub errors: [u64; ErrorReason::ALL.len()],
+    pub errors: ErrorCounts,
     /// Data sets held because their template was unknown.
     pub sets_held: u64,
     /// Held sets dropped to stay within the buffer bound (their records are lost).
@@ -90,60 +85,57 @@ pub struct DecodeStats {
 }
 
 impl DecodeStats {
-    #[inline]
-    pub fn error(&mut self, r: ErrorReason) {
-        self.errors[r as usize] += 1;
-    }
-
-    pub fn error_count(&self, r: ErrorReason) -> u64 {
-        self.errors[r as usize]
-    }
-
     pub fn total_errors(&self) -> u64 {
-        self.errors.iter().sum()
+        self.errors.total()
+    }
+
+    /// Errors with this `reason` label, whatever the protocol.
+    pub fn error_count(&self, reason: &str) -> u64 {
+        self.errors.reason(reason)
     }
 
     /// Returns the counters and resets them.
     pub fn take(&mut self) -> DecodeStats {
         std::mem::take(self)
     }
-}
 
-/// The protocols plumb tells apart by their version field (`source_kind` values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SourceKind {
-    NetflowV5,
-    NetflowV7,
-    NetflowV9,
-    Ipfix,
-    Sflow,
-    Pcap,
-}
-
-impl SourceKind {
-    pub const ALL: [SourceKind; 6] =
-        [Self::NetflowV5, Self::NetflowV7, Self::NetflowV9, Self::Ipfix, Self::Sflow, Self::Pcap];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NetflowV5 => "netflow_v5",
-            Self::NetflowV7 => "netflow_v7",
-            Self::NetflowV9 => "netflow_v9",
-            Self::Ipfix => "ipfix",
-            Self::Sflow => "sflow",
-            Self::Pcap => "pcap",
+    /// Adds `other` to these counters.
+    pub fn merge(&mut self, other: &DecodeStats) {
+        for (label, n) in other.errors.iter() {
+            self.errors.add(label, n);
         }
+        self.sets_held += other.sets_held;
+        self.sets_evicted += other.sets_evicted;
+        self.records_released += other.records_released;
+        self.records_unknown_sampling += other.records_unknown_sampling;
+        self.records_config_sampling += other.records_config_sampling;
+        self.templates_received += other.templates_received;
+        self.templates_withdrawn += other.templates_withdrawn;
+        self.options_records += other.options_records;
+        self.sequence_resets += other.sequence_resets;
     }
+}
 
-    /// Tells the protocol of a datagram from its first bytes.
-    pub fn detect(buf: &[u8]) -> Option<SourceKind> {
-        match buf {
-            [0, 0, 0, 5, ..] => Some(Self::Sflow),
-            [0, 5, ..] => Some(Self::NetflowV5),
-            [0, 7, ..] => Some(Self::NetflowV7),
-            [0, 9, ..] => Some(Self::NetflowV9),
-            [0, 10, ..] => Some(Self::Ipfix),
-            _ => None,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_counts_add_up_by_label() {
+        let mut s = DecodeStats::default();
+        let a = ErrorLabel { protocol: "ipfix", reason: "truncated" };
+        let b = ErrorLabel { protocol: "netflow_v9", reason: "truncated" };
+        s.errors.add(a, 2);
+        s.errors.add(b, 1);
+        s.errors.add(a, 1);
+        s.errors.add(ErrorLabel { protocol: "ipfix", reason: "bad_length" }, 0);
+        assert_eq!(s.error_count("truncated"), 4);
+        assert_eq!(s.errors.iter().count(), 2, "a zero count adds no label");
+        let mut total = DecodeStats::default();
+        total.merge(&s);
+        total.merge(&s);
+        assert_eq!(total.total_errors(), 8);
+        assert_eq!(s.take().total_errors(), 4);
+        assert_eq!(s.total_errors(), 0);
     }
 }

@@ -1,4 +1,4 @@
-//! plumb's sinks and outward interfaces: the Parquet store and the Prometheus metrics.
+//! What plumb sends out of itself: [`prometheus`] (the self-metrics registry and the
+//! `/metrics` endpoint); next, the ClickHouse sink.
 
-pub mod metrics;
-pub mod store;
+pub mod prometheus;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use plumb_exporters::store::Compactor;
+use plumb_store::Compactor;
 
 use crate::cli::CompactArgs;
 use crate::config::Config;

@@ -67,7 +67,7 @@ fn day_start_ms(date: &str) -> anyhow::Result<u64> {
     if !(1970..=2100).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         bail!("--date {date}: write it as YYYY-MM-DD (1970-2100)");
     }
-    Ok(plumb_exporters::store::layout::days_from_civil(y as i64, m, d) as u64 * 86_400_000)
+    Ok(plumb_store::layout::days_from_civil(y as i64, m, d) as u64 * 86_400_000)
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plumb_collector::addr;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::schema::FlowBuilders;
-use plumb_collector::stats::{DecodeStats, ErrorReason};
-use plumb_exporters::store::{FlowStore, FlushReport};
+use plumb_store::{FlowStore, FlushReport};
 
 use crate::cli::IngestArgs;
 use crate::config::Config;
@@ -34,7 +33,6 @@ pub fn run(a: IngestArgs) -> Result<()> {
     );
     let mut out = FlowBuilders::with_capacity(BATCH_ROWS);
     let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
-    let mut stats = DecodeStats::default();
     // The store flushes on its own when its buffer fills: every flush counts.
     let mut committed = FlushReport::default();
     for path in &a.files {
@@ -79,7 +77,6 @@ pub fn run(a: IngestArgs) -> Result<()> {
     let report = committed;
     bar.finish_and_clear();
     let s = dec.stats.take();
-    merge(&mut stats, &s);
     println!(
         "ingested {} files: {datagrams} datagrams, {records} flow records, {} rows in {} files ({} bytes) under {}",
         a.files.len(),
@@ -101,11 +98,8 @@ sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by r
         s.records_unknown_sampling,
         store.implausible_rows,
     );
-    let errors: Vec<String> = ErrorReason::ALL
-        .iter()
-        .filter(|r| stats.error_count(**r) > 0)
-        .map(|r| format!("{} {}", r.as_str(), stats.error_count(*r)))
-        .collect();
+    let errors: Vec<String> =
+        s.errors.iter().map(|(l, n)| format!("{} {} {n}", l.protocol, l.reason)).collect();
     if !errors.is_empty() {
         println!("decode errors: {}", errors.join(", "));
     }
@@ -117,10 +111,4 @@ sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by r
         );
     }
     Ok(())
-}
-
-fn merge(into: &mut DecodeStats, s: &DecodeStats) {
-    for (a, b) in into.errors.iter_mut().zip(s.errors) {
-        *a += b;
-    }
 }

@@ -21,4 +21,4 @@ pub fn run(command: Command) -> anyhow::Result<()> {
 }
 
 /// Microseconds since the epoch, now (the store's clock, so receive times and file names agree).
-pub use plumb_exporters::store::layout::now_us;
+pub use plumb_store::layout::now_us;

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use anyhow::{Result, anyhow};
 
-use plumb_analyzer::sql::{self, output};
+use plumb_analyzer::query::{self, output};
 
 use crate::cli::{OutputFormat, QueryArgs};
 
@@ -12,17 +12,17 @@ pub fn run(a: QueryArgs) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let started = Instant::now();
     // Held until the process ends: no compaction swaps files under this query.
-    let _guard = plumb_exporters::store::read_guard(&a.data)
+    let _guard = plumb_store::read_guard(&a.data)
         .map_err(|e| anyhow!("cannot open the store at {} for reading: {e}", a.data.display()))?;
     rt.block_on(async {
-        let ctx = sql::session::open(&a.data).await.map_err(|e| anyhow!("{e}"))?;
+        let ctx = query::session::open(&a.data).await.map_err(|e| anyhow!("{e}"))?;
         if a.explain {
             let verb = if a.timing { "EXPLAIN ANALYZE" } else { "EXPLAIN" };
-            let batches = sql::run(&ctx, &format!("{verb} {}", a.sql)).await.map_err(friendly)?;
+            let batches = query::run(&ctx, &format!("{verb} {}", a.sql)).await.map_err(friendly)?;
             output::write(&mut std::io::stdout().lock(), &batches, output::Format::Table)?;
             return Ok(());
         }
-        let (batches, scan) = sql::run_with_stats(&ctx, &a.sql).await.map_err(friendly)?;
+        let (batches, scan) = query::run_with_stats(&ctx, &a.sql).await.map_err(friendly)?;
         let format = match a.format {
             OutputFormat::Table => output::Format::Table,
             OutputFormat::Csv => output::Format::Csv,
@@ -58,5 +58,5 @@ fn friendly(e: datafusion_error::DataFusionError) -> anyhow::Error {
 }
 
 mod datafusion_error {
-    pub use plumb_analyzer::sql::DataFusionError;
+    pub use plumb_analyzer::query::DataFusionError;
 }

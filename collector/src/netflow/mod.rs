@@ -2,54 +2,37 @@
 //!
 //! [`Decoder`] owns the state of one decoding worker (templates, sampling, sequence
 //! numbers, data held for missing templates) and turns datagrams into rows of
-//! [`FlowBuilders`]. v9 and IPFIX share the template machinery in [`sets`]; v5/v7 use the
-//! `netflow_parser` crate, which is as fast as hand code for fixed records.
+//! [`FlowBuilders`]. It reads bottom-up, each layer using only those below it:
+//! [`wire`] (stateless views of sets and template records) → [`plan`] (templates compiled
+//! into plans, from the IE registry and the one table of columns) → [`state`] (templates,
+//! sampling, held data, sequence numbers) → [`decode`] (messages into rows, by the row path
+//! or the column-first path). v5/v7 use the `netflow_parser` crate, which is as fast as
+//! hand code for fixed records.
 
-pub mod columnar;
-pub mod finalize;
-pub mod ie;
-pub mod ipfix;
-pub mod pending;
-pub mod record;
-pub mod sequence;
-pub mod sets;
+pub mod decode;
+pub mod plan;
 pub mod state;
-pub mod template;
-pub mod v5;
-pub mod v9;
+pub mod stats;
+pub mod wire;
 
 use std::collections::HashMap;
 
 use crate::addr::Addr16;
 use crate::schema::FlowBuilders;
-use crate::stats::{DecodeStats, ErrorReason, SourceKind};
+use crate::source_kind::SourceKind;
+use crate::stats::DecodeStats;
+pub use crate::stats::Outcome;
 
-use pending::Pending;
-use record::ExtraRef;
-use sequence::SequenceTracker;
+use stats::{NetflowError, NetflowStats};
+
+use decode::record::ExtraRef;
+use decode::{ipfix, v5, v9};
+use state::pending::Pending;
+use state::sequence::SequenceTracker;
 use state::{DecoderState, StateLimits};
+use wire::sets::{SetIter, starts_v9_message};
 
-/// The header facts every record of a message shares.
-#[derive(Clone, Copy, Debug)]
-pub struct MsgContext {
-    pub exporter: Addr16,
-    pub domain: u32,
-    pub kind: SourceKind,
-    /// Export time from the header, seconds since the epoch.
-    pub export_secs: u32,
-    /// Sub-second part of the export time in µs (v5 only).
-    pub export_micros: u32,
-    /// The exporter's uptime at export (v5/v9), for sysUptime-relative times.
-    pub sys_uptime_ms: Option<u32>,
-    /// When plumb received the datagram, µs since the epoch.
-    pub received_us: i64,
-}
-
-impl MsgContext {
-    pub fn export_us(&self) -> i64 {
-        self.export_secs as i64 * 1_000_000 + self.export_micros as i64
-    }
-}
+pub use wire::message::MsgContext;
 
 /// A sampling rate set in the configuration for one exporter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,22 +68,13 @@ impl Default for DecoderConfig {
     }
 }
 
-/// What one datagram yielded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Outcome {
-    pub kind: Option<SourceKind>,
-    /// Flow rows appended.
-    pub records: u64,
-    /// Units the sequence numbers say were lost before this datagram.
-    pub lost: u64,
-    /// Errors counted for this datagram.
-    pub errors: u64,
-}
-
 /// One worker's NetFlow/IPFIX decoder.
 pub struct Decoder {
     pub state: DecoderState,
+    /// Counts handed over message by message, for the caller to take.
     pub stats: DecodeStats,
+    /// Counts of the message being decoded.
+    counts: NetflowStats,
     pending: Pending,
     seq: SequenceTracker,
     config: DecoderConfig,
@@ -114,6 +88,7 @@ impl Decoder {
         Self {
             state: DecoderState::new(config.limits),
             stats: DecodeStats::default(),
+            counts: NetflowStats::default(),
             pending: Pending::new(config.pending_max_bytes, config.pending_max_sets),
             seq: SequenceTracker::new(config.limits.max_templates),
             config,
@@ -139,8 +114,9 @@ impl Decoder {
             let kind = SourceKind::detect(rest);
             if !first && kind.is_none() {
                 if rest.iter().any(|&b| b != 0) {
-                    self.stats.error(ErrorReason::TrailingBytes);
+                    self.counts.error(NetflowError::TrailingBytes);
                 }
+                self.counts.drain_into(outcome.kind, &mut self.stats);
                 break;
             }
             first = false;
@@ -155,14 +131,15 @@ impl Decoder {
                     ipfix::decode(self, rest, exporter, received_us, out, &mut outcome)
                 }
                 Some(SourceKind::Sflow) => {
-                    self.stats.error(ErrorReason::Unsupported);
+                    self.counts.error(NetflowError::Unsupported);
                     rest.len()
                 }
                 Some(SourceKind::Pcap) | None => {
-                    self.stats.error(ErrorReason::UnknownVersion);
+                    self.counts.error(NetflowError::UnknownVersion);
                     rest.len()
                 }
             };
+            self.counts.drain_into(kind, &mut self.stats);
             outcome.kind = outcome.kind.or(kind);
             // A decoder that consumed nothing would loop; treat the rest as unreadable.
             if consumed == 0 {
@@ -205,7 +182,7 @@ pub fn message_len(buf: &[u8]) -> usize {
         Some(SourceKind::NetflowV5) => be16(2).map(|c| 24 + c * 48).unwrap_or(buf.len()),
         Some(SourceKind::NetflowV7) => be16(2).map(|c| 24 + c * 52).unwrap_or(buf.len()),
         Some(SourceKind::NetflowV9) if buf.len() >= 20 => {
-            let mut it = sets::SetIter::new(&buf[20..], v9::starts_message);
+            let mut it = SetIter::new(&buf[20..], starts_v9_message);
             for _ in it.by_ref() {}
             20 + it.consumed()
         }
@@ -225,7 +202,7 @@ pub fn without_templates(msg: &[u8]) -> Option<Vec<u8>> {
     };
     let mut out = msg[..header].to_vec();
     let mut kept = 0;
-    for (id, body) in sets::SetIter::new(&msg[header..], |_| false).flatten() {
+    for (id, body) in SetIter::new(&msg[header..], |_| false).flatten() {
         if template_ids.contains(&id) {
             continue;
         }

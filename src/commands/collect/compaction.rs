@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use plumb_exporters::metrics::Metrics;
-use plumb_exporters::store::{CompactionConfig, Compactor};
+use plumb_exporters::prometheus::Metrics;
+use plumb_store::{CompactionConfig, Compactor};
 
 pub fn spawn(
     data: PathBuf,

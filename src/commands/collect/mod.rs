@@ -18,8 +18,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use plumb_collector::listen::bind_udp;
-use plumb_exporters::metrics::Metrics;
-use plumb_exporters::store::FlowStore;
+use plumb_exporters::prometheus::Metrics;
+use plumb_store::FlowStore;
 
 use crate::cli::CollectArgs;
 use crate::config::Config;
@@ -48,9 +48,10 @@ pub fn run(a: CollectArgs) -> Result<()> {
         .with_context(|| format!("cannot create state folder {}", state_dir.display()))?;
 
     let metrics = Arc::new(Metrics::new(cfg.metrics.max_exporters));
+    metrics.declare_errors(plumb_collector::netflow::stats::error_labels());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let metrics_listener = match cfg.metrics.listen {
-        Some(addr) => Some(rt.block_on(plumb_exporters::metrics::http::bind(addr))?),
+        Some(addr) => Some(rt.block_on(plumb_exporters::prometheus::http::bind(addr))?),
         None => None,
     };
     // Signal handlers first: a SIGTERM that arrives during start-up must still flush.
@@ -136,7 +137,7 @@ async fn serve_until_signal(
 ) -> Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = listener.map(|l| {
-        tokio::spawn(plumb_exporters::metrics::http::serve(l, metrics, async move {
+        tokio::spawn(plumb_exporters::prometheus::http::serve(l, metrics, async move {
             let _ = stop_rx.await;
         }))
     });

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 
-use plumb_exporters::metrics::Metrics;
-use plumb_exporters::store::{FlowStore, FlushReport};
+use plumb_exporters::prometheus::Metrics;
+use plumb_store::{FlowStore, FlushReport};
 
 #[derive(Clone)]
 pub struct Sink {

@@ -11,7 +11,7 @@ use plumb_collector::listen::BatchReceiver;
 use plumb_collector::listen::drops::SocketDrops;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::schema::FlowBuilders;
-use plumb_exporters::metrics::{LocalCounters, Metrics};
+use plumb_exporters::prometheus::{LocalCounters, Metrics};
 
 use super::sink::Sink;
 

@@ -2,13 +2,13 @@
 //! batches shaped like real IPFIX flows (a typical 15-IE template: most columns null,
 //! addresses and counters set), and the bytes each codec leaves on disk.
 //!
-//! `cargo bench -p plumb-exporters --bench flush`
+//! `cargo bench -p plumb-store --bench flush`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 use plumb_collector::addr;
 use plumb_collector::schema::{FlowBuilders, FlowRow};
-use plumb_exporters::store::{Codec, FlowStore, StoreConfig};
+use plumb_store::{Codec, FlowStore, StoreConfig};
 
 const ROWS: usize = 262_144;
 

@@ -3,13 +3,13 @@
 
 use std::collections::VecDeque;
 
-use super::state::TemplateKey;
+use super::TemplateKey;
 
 /// What a held set needs to be decoded later.
 #[derive(Clone, Debug)]
 pub struct HeldSet {
     pub key: TemplateKey,
-    pub ctx: super::MsgContext,
+    pub ctx: crate::netflow::MsgContext,
     pub body: Vec<u8>,
 }
 
@@ -34,7 +34,7 @@ impl Pending {
     }
 
     /// Holds a copy of `body`; returns what had to be dropped to make room.
-    pub fn hold(&mut self, key: TemplateKey, ctx: super::MsgContext, body: &[u8]) -> Evicted {
+    pub fn hold(&mut self, key: TemplateKey, ctx: crate::netflow::MsgContext, body: &[u8]) -> Evicted {
         let mut ev = Evicted::default();
         if body.len() > self.max_bytes || self.max_sets == 0 {
             ev.sets = 1;

@@ -94,7 +94,7 @@ pub enum Target {
     NotSentFlows,
     NotSentPackets,
     NotSentOctets,
-    /// ipVersion as the registry knows it; [`super::template::Plan::compile`] turns it into
+    /// ipVersion as the registry knows it; [`super::record_plan::RecordPlan::compile`] turns it into
     /// one of the two below, or into `Extra`.
     IpVersion,
     /// ipVersion in a template whose addresses are all IPv4 (IPv6): the address column
@@ -138,6 +138,8 @@ macro_rules! ies {
 }
 
 use Shape::{Any, Exact, Float, Uint};
+
+use crate::netflow::wire::template::VARLEN;
 
 ies! {
     (0, 1, "octetDeltaCount", OctetDelta, Uint(8)),
@@ -229,9 +231,6 @@ ies! {
 pub fn lookup(pen: u32, id: u16) -> Option<&'static Ie> {
     REGISTRY.iter().find(|ie| ie.pen == pen && ie.id == id)
 }
-
-/// Field length that announces a variable-length field.
-pub const VARLEN: u16 = 65535;
 
 /// Whether a value of `len` bytes (65535 = variable) fits the shape.
 pub fn fits(shape: Shape, len: u16) -> bool {

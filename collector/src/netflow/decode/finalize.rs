@@ -2,12 +2,14 @@
 //! tunnel columns. One rule for every source: `src_addr`…`protocol` describe the outermost
 //! packet, `inner_*` the encapsulated one, `tunnel_*` the encapsulation.
 
-use crate::stats::DecodeStats;
+use crate::netflow::stats::NetflowStats;
 
-use super::ie;
+use crate::netflow::plan::ie;
+use crate::netflow::plan::rules::{self, TimeSource};
+use crate::netflow::state::{DecoderState, Scope};
+use crate::netflow::{DecoderConfig, MsgContext, SamplingOverride};
+
 use super::record::Fields;
-use super::state::{DecoderState, Scope};
-use super::{DecoderConfig, MsgContext, SamplingOverride};
 
 /// What every record of one data set shares, looked up once per set: per-record hash
 /// lookups of the sampling tables cost a fifth of the decode time.
@@ -34,22 +36,17 @@ impl<'c> SetContext<'c> {
 
 /// Completes `f.row` in place.
 #[inline]
-pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &mut DecodeStats) {
+pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &mut NetflowStats) {
     let ctx = set.msg;
-    let r = &mut f.row;
-    r.time_received = Some(ctx.received_us);
-    r.time_exported = Some(ctx.export_us());
-    r.exporter = Some(ctx.exporter);
-    r.observation_domain = Some(ctx.domain);
-    r.source_kind = Some(ctx.kind.as_str());
+    ctx.fill_row(&mut f.row);
     times(f, ctx, set.system_init_ms);
     let reported_rate = f.sampling.factor().or_else(|| match f.sampling.sampler_key() {
         0 => set.scope_rate,
         sampler => state.sampling(set.scope, sampler),
     });
     let rate = choose_rate(reported_rate, set.configured, stats, 1);
-    let octets = f.octet_delta.or(f.octet_total);
-    let packets = f.packet_delta.or(f.packet_total);
+    let octets = rules::reported(f.octet_delta, f.octet_total);
+    let packets = rules::reported(f.packet_delta, f.packet_total);
     apply_counts(f, octets, packets, rate);
     icmp(f);
     let r = &mut f.row;
@@ -65,7 +62,7 @@ pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &
 pub fn choose_rate(
     reported: Option<u32>,
     configured: Option<SamplingOverride>,
-    stats: &mut DecodeStats,
+    stats: &mut NetflowStats,
     records: u64,
 ) -> Option<u32> {
     match (reported, configured) {
@@ -89,46 +86,25 @@ pub fn choose_rate(
 #[inline]
 pub fn apply_counts(f: &mut Fields<'_>, octets: Option<u64>, packets: Option<u64>, rate: Option<u32>) {
     let r = &mut f.row;
-    let factor = rate.unwrap_or(1) as u64;
     r.sampling_rate = rate;
     r.bytes_reported = octets;
     r.packets_reported = packets;
-    r.bytes = octets.map(|o| o.saturating_mul(factor));
-    r.packets = packets.map(|p| p.saturating_mul(factor));
+    r.bytes = octets.map(|o| rules::scaled(o, rate));
+    r.packets = packets.map(|p| rules::scaled(p, rate));
 }
 
 fn times(f: &mut Fields<'_>, ctx: &MsgContext, scope_init_ms: Option<u64>) {
     let t = &f.time;
-    let export_us = ctx.export_us();
     let init = t.system_init_ms.or(scope_init_ms);
-    let start = t
-        .start_us
-        .or_else(|| t.start_uptime_ms.and_then(|up| uptime_to_us(ctx, init, up)))
-        .or_else(|| t.start_delta_us.map(|d| delta_to_us(export_us, d)));
-    let end = t
-        .end_us
-        .or_else(|| t.end_uptime_ms.and_then(|up| uptime_to_us(ctx, init, up)))
-        .or_else(|| t.end_delta_us.map(|d| delta_to_us(export_us, d)));
-    f.row.flow_start = start;
-    f.row.flow_end = end;
-}
-
-/// A sysUptime-relative time (ms) as µs since the epoch: v5/v9 against the header's
-/// uptime (the subtraction wraps at 2^32), IPFIX against systemInitTimeMilliseconds.
-#[inline]
-pub fn uptime_to_us(ctx: &MsgContext, system_init_ms: Option<u64>, up: u32) -> Option<i64> {
-    match ctx.sys_uptime_ms {
-        Some(now) => Some(ctx.export_us().saturating_sub(now.wrapping_sub(up) as i64 * 1_000)),
-        None => system_init_ms.map(|init| {
-            i64::try_from(init).unwrap_or(i64::MAX).saturating_add(up as i64).saturating_mul(1_000)
-        }),
-    }
-}
-
-/// A time given as µs before the export time (OVS).
-#[inline]
-pub fn delta_to_us(export_us: i64, delta: u32) -> i64 {
-    export_us.saturating_sub(delta as i64)
+    let base = rules::has_uptime_base(ctx, init);
+    let time = |source| match source {
+        Some(TimeSource::Absolute(us)) => Some(us),
+        Some(TimeSource::Uptime(up)) => rules::uptime_to_us(ctx, init, up),
+        Some(TimeSource::Delta(d)) => Some(rules::delta_to_us(ctx.export_us(), d)),
+        None => None,
+    };
+    f.row.flow_start = time(rules::time_source(t.start_us, t.start_uptime_ms, t.start_delta_us, base));
+    f.row.flow_end = time(rules::time_source(t.end_us, t.end_uptime_ms, t.end_delta_us, base));
 }
 
 fn icmp(f: &mut Fields<'_>) {

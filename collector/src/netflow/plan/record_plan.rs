@@ -1,47 +1,23 @@
-//! Templates as announced on the wire, and the decode plan each one is compiled into once,
-//! when it arrives. Records are then decoded by walking the plan, never the registry.
+//! The decode plan a template is compiled into once, when it arrives. Records are then decoded by walking the plan, never the registry.
 
-use serde::{Deserialize, Serialize};
+use crate::netflow::wire::template::{Template, VARLEN};
 
-use super::columnar::ColumnPlan;
-use super::ie::{self, Target, VARLEN};
-
-/// One field specifier of a template.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldSpec {
-    /// IE id (for IPFIX without the enterprise bit; for v9 the full 16-bit type).
-    pub id: u16,
-    /// Length in bytes; [`VARLEN`] marks a variable-length field (IPFIX only).
-    pub len: u16,
-    /// Private enterprise number; 0 for IANA and for every v9 field.
-    pub pen: u32,
-}
-
-/// A data or options template.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Template {
-    pub id: u16,
-    /// Number of leading scope fields.
-    pub scope_fields: u16,
-    /// An options template (its records feed decoder state, not `flows`). Juniper sends
-    /// options templates with no scope field, so this is not `scope_fields > 0`.
-    pub options: bool,
-    pub fields: Vec<FieldSpec>,
-}
+use super::column_plan::ColumnPlan;
+use super::ie::{self, Target};
 
 /// One step of a decode plan.
 #[derive(Clone, Copy, Debug)]
-pub struct Op {
+pub struct FieldOp {
     pub target: Target,
     pub len: u16,
-    /// Index into [`Plan::keys`]: the `extra` key used when the value goes to `extra`.
+    /// Index into [`RecordPlan::keys`]: the `extra` key used when the value goes to `extra`.
     pub key: u16,
 }
 
 /// A template compiled for decoding.
 #[derive(Clone, Debug)]
-pub struct Plan {
-    pub ops: Vec<Op>,
+pub struct RecordPlan {
+    pub ops: Vec<FieldOp>,
     /// `PEN/ID` keys of the plan's fields, built once here (never per record).
     pub keys: Vec<Box<str>>,
     /// Record length when no field is variable-length.
@@ -79,7 +55,7 @@ fn is_ovs_tunnel(t: &Template) -> bool {
 /// instead of stored. With both families or none, it goes to `extra` like any IE without a
 /// column. (It was a tenth of the collector's work for softflowd's IPFIX, one `extra`
 /// entry per flow.)
-fn resolve_ip_version(ops: &mut [Op], seen: &[Target]) {
+fn resolve_ip_version(ops: &mut [FieldOp], seen: &[Target]) {
     use Target::*;
     let any = |ts: &[Target]| seen.iter().any(|t| ts.contains(t));
     let v4 = any(&[SrcV4, DstV4, NextHopV4, InnerSrcV4, InnerDstV4, TunnelSrcV4, TunnelDstV4]);
@@ -94,7 +70,7 @@ fn resolve_ip_version(ops: &mut [Op], seen: &[Target]) {
     }
 }
 
-impl Plan {
+impl RecordPlan {
     /// Compiles a template. The mapping rules, in order:
     /// 1. a field whose (PEN, id) is unknown, or whose length does not fit its column, goes
     ///    to `extra` (never dropped);
@@ -103,7 +79,7 @@ impl Plan {
     /// 3. a field that repeats within a template is taken by position: the second
     ///    interfaceName is the egress port's, a repeated 5-tuple field (Cisco SRv6) is the
     ///    inner header's, any other repeat goes to `extra` under `PEN/ID#N`.
-    pub fn compile(t: &Template) -> Plan {
+    pub fn compile(t: &Template) -> RecordPlan {
         let ovs_tunnel = is_ovs_tunnel(t);
         let mut ops = Vec::with_capacity(t.fields.len());
         let mut keys: Vec<Box<str>> = Vec::with_capacity(t.fields.len());
@@ -137,7 +113,7 @@ impl Plan {
             let repeats = keys.iter().filter(|k| k.split('#').next() == Some(&base)).count();
             let key = if repeats == 0 { base } else { format!("{base}#{}", repeats + 1) };
             keys.push(key.into_boxed_str());
-            ops.push(Op { target, len: f.len, key: (keys.len() - 1) as u16 });
+            ops.push(FieldOp { target, len: f.len, key: (keys.len() - 1) as u16 });
             if f.len == VARLEN {
                 all_fixed = false;
                 min_len += 1;
@@ -147,7 +123,7 @@ impl Plan {
             }
         }
         resolve_ip_version(&mut ops, &seen);
-        let mut plan = Plan {
+        let mut plan = RecordPlan {
             ops,
             keys,
             fixed_len: all_fixed.then_some(fixed),
@@ -161,10 +137,13 @@ impl Plan {
 }
 
 #[cfg(test)]
-impl Plan {
+use crate::netflow::wire::template::FieldSpec;
+
+#[cfg(test)]
+impl RecordPlan {
     /// The plan of a data template of `(PEN, IE id, length)` fields.
-    pub fn of_fields(fields: &[(u32, u16, u16)]) -> Plan {
-        Plan::compile(&Template {
+    pub fn of_fields(fields: &[(u32, u16, u16)]) -> RecordPlan {
+        RecordPlan::compile(&Template {
             id: 256,
             scope_fields: 0,
             options: false,
@@ -181,7 +160,7 @@ mod tests {
         FieldSpec { id, len, pen }
     }
 
-    fn targets(p: &Plan) -> Vec<Target> {
+    fn targets(p: &RecordPlan) -> Vec<Target> {
         p.ops.iter().map(|o| o.target).collect()
     }
 
@@ -201,7 +180,7 @@ mod tests {
                 spec(0, 26, 8),
             ],
         };
-        let p = Plan::compile(&t);
+        let p = RecordPlan::compile(&t);
         assert_eq!(
             targets(&p),
             vec![
@@ -221,7 +200,7 @@ mod tests {
     #[test]
     fn ip_version_is_checked_against_a_single_address_family() {
         let plan = |fields: Vec<FieldSpec>| {
-            Plan::compile(&Template { id: 256, scope_fields: 0, options: false, fields })
+            RecordPlan::compile(&Template { id: 256, scope_fields: 0, options: false, fields })
         };
         let v4 = plan(vec![spec(0, 8, 4), spec(0, 60, 1)]);
         assert_eq!(targets(&v4)[1], Target::IpVersionOf4);
@@ -251,7 +230,7 @@ mod tests {
                 spec(0, 7, 2),
             ],
         };
-        let p = Plan::compile(&t);
+        let p = RecordPlan::compile(&t);
         assert_eq!(
             targets(&p),
             vec![
@@ -276,7 +255,7 @@ mod tests {
             options: false,
             fields: vec![spec(0, 7, 4), spec(9, 12235, VARLEN), spec(0, 33000, 2)],
         };
-        let p = Plan::compile(&t);
+        let p = RecordPlan::compile(&t);
         assert_eq!(targets(&p), vec![Target::Extra; 3]);
         assert_eq!(&*p.keys[1], "9/12235");
     }

@@ -502,7 +502,7 @@ async fn stopped(stop: &AtomicBool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{FlowStore, StoreConfig};
+    use crate::{FlowStore, StoreConfig};
     use arrow::array::{
         Array, FixedSizeBinaryArray, TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt64Array,
     };

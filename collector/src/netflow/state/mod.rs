@@ -3,6 +3,9 @@
 //! a restart does not lose the data that arrives before the next template refresh (OVS
 //! refreshes only every 600 s).
 
+pub mod pending;
+pub mod sequence;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -10,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::addr::Addr16;
 
-use super::template::{Plan, Template};
+use super::plan::record_plan::RecordPlan;
+use super::wire::template::Template;
 
 /// Where a template is valid: one exporter, one protocol version, one domain/source id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -30,7 +34,7 @@ pub struct TemplateKey {
 
 struct Compiled {
     template: Template,
-    plan: Plan,
+    plan: RecordPlan,
 }
 
 /// Limits that keep state bounded whatever the exporters (or spoofers) send.
@@ -86,7 +90,7 @@ impl DecoderState {
         if self.templates.len() >= self.limits.max_templates && !self.templates.contains_key(&key) {
             return Err(StateError::TemplateLimit);
         }
-        let plan = Plan::compile(&template);
+        let plan = RecordPlan::compile(&template);
         self.templates.insert(key, Compiled { template, plan });
         Ok(())
     }
@@ -103,7 +107,7 @@ impl DecoderState {
         before - self.templates.len()
     }
 
-    pub fn plan(&self, key: &TemplateKey) -> Option<&Plan> {
+    pub fn plan(&self, key: &TemplateKey) -> Option<&RecordPlan> {
         self.templates.get(key).map(|c| &c.plan)
     }
 
@@ -159,7 +163,9 @@ impl DecoderState {
         }
     }
 
-    /// Writes the state file atomically (temporary file, fsync, rename).
+    /// Writes the state file atomically: temporary file, fsync, rename, then fsync of the
+    /// folder, so that after a crash the folder names either the old file or the new one,
+    /// whole (as the store commits its files).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let json = serde_json::to_vec(&self.to_saved()).map_err(std::io::Error::other)?;
         let tmp = path.with_extension("tmp");
@@ -169,7 +175,9 @@ impl DecoderState {
             f.write_all(&json)?;
             f.sync_all()?;
         }
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(dir)?.sync_all()
     }
 
     /// Loads a state file written by [`DecoderState::save`]; a missing file is empty state.
@@ -198,8 +206,8 @@ impl DecoderState {
 
 #[cfg(test)]
 mod tests {
-    use super::super::template::FieldSpec;
     use super::*;
+    use crate::netflow::wire::template::FieldSpec;
 
     fn key(id: u16) -> TemplateKey {
         TemplateKey { scope: Scope { exporter: [7; 16], version: 10, domain: 1 }, id }

@@ -4,21 +4,18 @@
 //! records out of it, so a decoder that stops at the count loses the sets after them.
 
 use crate::addr::Addr16;
+use crate::netflow::stats::NetflowError;
 use crate::schema::FlowBuilders;
-use crate::stats::{ErrorReason, SourceKind};
+use crate::source_kind::SourceKind;
 
-use super::sequence::Counted;
-use super::sets::{self, Dialect, SetIter};
-use super::state::{Scope, TemplateKey};
-use super::{Decoder, MsgContext, Outcome};
+use super::sets;
+use crate::netflow::state::sequence::Counted;
+use crate::netflow::state::{Scope, TemplateKey};
+use crate::netflow::wire::sets::{SetIter, starts_v9_message};
+use crate::netflow::wire::template::Dialect;
+use crate::netflow::{Decoder, MsgContext, Outcome};
 
 const HEADER_LEN: usize = 20;
-
-/// A flowset id that is really the version of a following message (files that hold several
-/// datagrams back to back). These ids are reserved in v9 and never carry a flowset.
-pub fn starts_message(id: u16) -> bool {
-    matches!(id, 5 | 7 | 9 | 10)
-}
 
 /// Decodes one v9 packet at the start of `buf`; returns the bytes it spans.
 pub fn decode(
@@ -30,7 +27,7 @@ pub fn decode(
     outcome: &mut Outcome,
 ) -> usize {
     if buf.len() < HEADER_LEN {
-        dec.stats.error(ErrorReason::Truncated);
+        dec.counts.error(NetflowError::Truncated);
         return buf.len();
     }
     let word = |at: usize| u32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
@@ -46,7 +43,7 @@ pub fn decode(
     };
     let scope = Scope { exporter, version: 9, domain: source_id };
     let mut resync = false;
-    let mut iter = SetIter::new(&buf[HEADER_LEN..], starts_message);
+    let mut iter = SetIter::new(&buf[HEADER_LEN..], starts_v9_message);
     for set in iter.by_ref() {
         match set {
             Ok((0, body)) => {
@@ -55,17 +52,17 @@ pub fn decode(
             Ok((1, body)) => {
                 sets::template_set(dec, Dialect::V9, true, scope, body, out, outcome);
             }
-            Ok((id, _)) if id < 256 => dec.stats.error(ErrorReason::ReservedSet),
+            Ok((id, _)) if id < 256 => dec.counts.error(NetflowError::ReservedSet),
             Ok((id, body)) => {
                 if sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome).is_none() {
                     resync = true;
                 }
             }
-            Err(reason) => dec.stats.error(reason),
+            Err(reason) => dec.counts.error(reason),
         }
     }
     let s = dec.seq.observe(exporter, 9, source_id, seq, Counted::units(1), resync);
     outcome.lost += s.lost;
-    dec.stats.sequence_resets += s.reset as u64;
+    dec.counts.sequence_resets += s.reset as u64;
     HEADER_LEN + iter.consumed()
 }

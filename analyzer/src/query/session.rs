@@ -15,9 +15,9 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use arrow::datatypes::SchemaRef;
 use plumb_collector::schema::flows_schema;
-use plumb_exporters::store::compact::CompactionConfig;
-use plumb_exporters::store::layout::FLOWS_DIR;
-use plumb_exporters::store::rollup::Rollup;
+use plumb_store::compact::CompactionConfig;
+use plumb_store::layout::FLOWS_DIR;
+use plumb_store::rollup::Rollup;
 
 use super::balanced_scan::BalancedScans;
 use super::flows_table::FlowsTable;
@@ -30,7 +30,7 @@ use super::udf;
 /// empty table, not an error.
 pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     // DATAFUSION_* variables tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS);
-    // filter pushdown stays off unless asked: it slows unclustered scans (stack.md §7).
+    // filter pushdown stays off unless asked: it slowed an unclustered address range scan (0.25 -> 0.39 s).
     let mut config = SessionConfig::from_env()?.with_information_schema(true);
     if std::env::var_os("DATAFUSION_EXECUTION_PARQUET_PUSHDOWN_FILTERS").is_none() {
         config = config.set_bool("datafusion.execution.parquet.pushdown_filters", false);

@@ -1,13 +1,16 @@
 //! IPFIX messages (RFC 7011).
 
 use crate::addr::Addr16;
+use crate::netflow::stats::NetflowError;
 use crate::schema::FlowBuilders;
-use crate::stats::{ErrorReason, SourceKind};
+use crate::source_kind::SourceKind;
 
-use super::sequence::Counted;
-use super::sets::{self, Dialect, SetIter};
-use super::state::{Scope, TemplateKey};
-use super::{Decoder, MsgContext, Outcome};
+use super::sets;
+use crate::netflow::state::sequence::Counted;
+use crate::netflow::state::{Scope, TemplateKey};
+use crate::netflow::wire::sets::SetIter;
+use crate::netflow::wire::template::Dialect;
+use crate::netflow::{Decoder, MsgContext, Outcome};
 
 const HEADER_LEN: usize = 16;
 
@@ -21,23 +24,23 @@ pub fn decode(
     outcome: &mut Outcome,
 ) -> usize {
     if buf.len() < HEADER_LEN {
-        dec.stats.error(ErrorReason::Truncated);
+        dec.counts.error(NetflowError::Truncated);
         return buf.len();
     }
     let declared = u16::from_be_bytes([buf[2], buf[3]]) as usize;
     if declared < HEADER_LEN {
-        dec.stats.error(ErrorReason::BadLength);
+        dec.counts.error(NetflowError::BadLength);
         return buf.len();
     }
     let msg_len = if declared > buf.len() {
         // Cut short in transit: decode what arrived, count it.
-        dec.stats.error(ErrorReason::BadLength);
+        dec.counts.error(NetflowError::BadLength);
         buf.len()
     } else if declared < buf.len() && SourceKind::detect(&buf[declared..]).is_none() {
         // Bytes after the declared end that are not another message: exporters that get
         // the length wrong (telegraf issue 14370: 290 declared, a set ending at 292). The
         // sets' own lengths still bound everything; count it.
-        dec.stats.error(ErrorReason::BadLength);
+        dec.counts.error(NetflowError::BadLength);
         buf.len()
     } else {
         declared
@@ -64,14 +67,14 @@ pub fn decode(
             Ok((3, body)) => {
                 templates += sets::template_set(dec, Dialect::Ipfix, true, scope, body, out, outcome)
             }
-            Ok((id, _)) if id < 256 => dec.stats.error(ErrorReason::ReservedSet),
+            Ok((id, _)) if id < 256 => dec.counts.error(NetflowError::ReservedSet),
             Ok((id, body)) => {
                 match sets::data_set(dec, &ctx, TemplateKey { scope, id }, body, out, outcome) {
                     Some(n) => records += n,
                     None => resync = true,
                 }
             }
-            Err(reason) => dec.stats.error(reason),
+            Err(reason) => dec.counts.error(reason),
         }
     }
     let s = dec.seq.observe(
@@ -83,6 +86,6 @@ pub fn decode(
         resync,
     );
     outcome.lost += s.lost;
-    dec.stats.sequence_resets += s.reset as u64;
+    dec.counts.sequence_resets += s.reset as u64;
     msg_len
 }

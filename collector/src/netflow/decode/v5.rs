@@ -6,12 +6,15 @@ use std::net::Ipv4Addr;
 use netflow_parser::static_versions::{v5::V5, v7::V7};
 
 use crate::addr::{self, Addr16};
+use crate::netflow::stats::NetflowError;
 use crate::schema::FlowBuilders;
-use crate::stats::{ErrorReason, SourceKind};
+use crate::source_kind::SourceKind;
 
+use super::finalize;
 use super::record::Fields;
-use super::sequence::Counted;
-use super::{Decoder, MsgContext, Outcome, finalize};
+use crate::netflow::plan::rules;
+use crate::netflow::state::sequence::Counted;
+use crate::netflow::{Decoder, MsgContext, Outcome};
 
 /// The fields v5 and v7 records share.
 struct Common {
@@ -76,7 +79,7 @@ pub fn decode(
     outcome: &mut Outcome,
 ) -> usize {
     if buf.len() < 24 {
-        dec.stats.error(ErrorReason::Truncated);
+        dec.counts.error(NetflowError::Truncated);
         return buf.len();
     }
     let v7 = buf[1] == 7;
@@ -115,7 +118,7 @@ pub fn decode(
         })
     };
     let Ok((rest_len, ctx, seq, rate, recs)) = parsed else {
-        dec.stats.error(ErrorReason::BadV5);
+        dec.counts.error(NetflowError::BadV5);
         return buf.len();
     };
     let s = dec.seq.observe(
@@ -127,9 +130,9 @@ pub fn decode(
         false,
     );
     outcome.lost += s.lost;
-    dec.stats.sequence_resets += s.reset as u64;
+    dec.counts.sequence_resets += s.reset as u64;
     let configured = dec.config.sampling_overrides.get(&exporter).copied();
-    let rate = finalize::choose_rate(Some(rate), configured, &mut dec.stats, recs.len() as u64);
+    let rate = finalize::choose_rate(Some(rate), configured, &mut dec.counts, recs.len() as u64);
     for r in &recs {
         let mut f = Fields::default();
         fill(&mut f, r, &ctx);
@@ -161,17 +164,11 @@ fn header_ctx(
 }
 
 fn fill(f: &mut Fields<'_>, r: &Common, ctx: &MsgContext) {
-    let export_us = ctx.export_us();
-    let uptime = ctx.sys_uptime_ms.unwrap_or(0);
-    let abs = |t: u32| export_us - uptime.wrapping_sub(t) as i64 * 1_000;
     let row = &mut f.row;
-    row.time_received = Some(ctx.received_us);
-    row.time_exported = Some(ctx.export_us());
-    row.exporter = Some(ctx.exporter);
-    row.observation_domain = Some(ctx.domain);
-    row.source_kind = Some(ctx.kind.as_str());
-    row.flow_start = Some(abs(r.first));
-    row.flow_end = Some(abs(r.last));
+    ctx.fill_row(row);
+    // The header always carries the uptime, so these are never `None`.
+    row.flow_start = rules::uptime_to_us(ctx, None, r.first);
+    row.flow_end = rules::uptime_to_us(ctx, None, r.last);
     row.src_addr = Some(addr::from_v4_bytes(r.src.octets()));
     row.dst_addr = Some(addr::from_v4_bytes(r.dst.octets()));
     row.next_hop = Some(addr::from_v4_bytes(r.next_hop.octets()));

@@ -6,14 +6,13 @@ pub mod http;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use prometheus::{
+use ::prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
 
 use plumb_collector::addr::{self, Addr16};
-use plumb_collector::netflow::Outcome;
-use plumb_collector::stats::{DecodeStats, ErrorReason};
+use plumb_collector::stats::{DecodeStats, ErrorLabel, Outcome};
 
 /// Label value for exporters beyond the label limit.
 pub const OTHER: &str = "other";
@@ -79,7 +78,7 @@ impl Metrics {
     /// Registers every metric; `max_exporters` bounds the exporter label.
     pub fn new(max_exporters: usize) -> Metrics {
         let r = Registry::new();
-        let m = Metrics {
+        Metrics {
             datagrams: counter_vec(
                 &r,
                 "plumb_datagrams_received_total",
@@ -95,8 +94,8 @@ impl Metrics {
             decode_errors: counter_vec(
                 &r,
                 "plumb_decode_errors_total",
-                "Datagrams, sets or records that could not be decoded, by reason.",
-                &["reason"],
+                "Datagrams, sets or records that could not be decoded, by protocol and reason.",
+                &["protocol", "reason"],
             ),
             sequence_lost: counter_vec(
                 &r,
@@ -232,11 +231,15 @@ impl Metrics {
             },
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
-        };
-        for reason in ErrorReason::ALL {
-            m.decode_errors.with_label_values(&[reason.as_str()]);
         }
-        m
+    }
+
+    /// Shows each of these error labels at zero until it first counts, so that a rate
+    /// over it exists from the start. Each decoder lists its own.
+    pub fn declare_errors(&self, labels: impl IntoIterator<Item = ErrorLabel>) {
+        for l in labels {
+            self.decode_errors.with_label_values(&[l.protocol, l.reason]);
+        }
     }
 
     /// The bounded label value of an exporter.
@@ -246,11 +249,8 @@ impl Metrics {
 
     /// Adds decoder counters (taken since the last call).
     pub fn add_decode_stats(&self, s: &DecodeStats) {
-        for reason in ErrorReason::ALL {
-            let n = s.error_count(reason);
-            if n > 0 {
-                self.decode_errors.with_label_values(&[reason.as_str()]).inc_by(n);
-            }
+        for (l, n) in s.errors.iter() {
+            self.decode_errors.with_label_values(&[l.protocol, l.reason]).inc_by(n);
         }
         self.template_sets_held.inc_by(s.sets_held);
         self.template_sets_evicted.inc_by(s.sets_evicted);
@@ -281,7 +281,7 @@ impl Metrics {
 /// an exporter's first datagram.
 #[derive(Default)]
 pub struct LocalCounters {
-    handles: HashMap<(Addr16, &'static str), [prometheus::IntCounter; 3]>,
+    handles: HashMap<(Addr16, &'static str), [::prometheus::IntCounter; 3]>,
 }
 
 impl LocalCounters {
@@ -357,6 +357,25 @@ mod tests {
         m.store_rows.inc_by(5);
         let text = m.render();
         assert!(text.contains("plumb_store_rows_written_total 5"));
-        assert!(text.contains("# HELP plumb_decode_errors_total"));
+        assert!(text.contains("# HELP plumb_store_rows_written_total"));
+    }
+
+    #[test]
+    fn decode_errors_carry_protocol_and_reason() {
+        let m = Metrics::new(4);
+        let l = ErrorLabel { protocol: "ipfix", reason: "bad_length" };
+        m.declare_errors([ErrorLabel { protocol: "sflow", reason: "truncated" }]);
+        let mut s = DecodeStats::default();
+        s.errors.add(l, 3);
+        m.add_decode_stats(&s);
+        let text = m.render();
+        assert!(
+            text.contains(r#"plumb_decode_errors_total{protocol="ipfix",reason="bad_length"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"plumb_decode_errors_total{protocol="sflow",reason="truncated"} 0"#),
+            "{text}"
+        );
     }
 }

@@ -1,0 +1,235 @@
+//! Column kinds: how each type of `flows` column is typed, built and appended. One
+//! implementation per kind; the column list in [`super`] names a kind per column.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanBufferBuilder, FixedSizeBinaryArray, PrimitiveArray, StringBuilder};
+use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow::datatypes::{
+    ArrowPrimitiveType, DataType, TimeUnit, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type,
+    UInt64Type,
+};
+
+use crate::addr::{ADDR_LEN, MAC_LEN};
+
+use super::TZ;
+
+/// How a column is typed, built and appended. One implementation per column kind.
+pub trait ColumnKind {
+    type Value<'a>: Copy;
+    type Builder;
+    fn data_type() -> DataType;
+    fn builder(capacity: usize) -> Self::Builder;
+    fn push(b: &mut Self::Builder, v: Self::Value<'_>);
+    fn finish(b: &mut Self::Builder) -> ArrayRef;
+    /// Rows in the builder.
+    fn rows(b: &Self::Builder) -> usize;
+    /// Appends `n` nulls at once.
+    fn nulls(b: &mut Self::Builder, n: usize);
+    /// Appends every value of `values`.
+    #[inline(always)]
+    fn extend<'a>(b: &mut Self::Builder, values: impl Iterator<Item = Self::Value<'a>>) {
+        for v in values {
+            Self::push(b, v);
+        }
+    }
+}
+
+/// A fixed-width column under construction: a plain `Vec` of values and a validity bitmap
+/// that exists only once the column has a null. Arrow's builders do the same behind calls
+/// that did not inline into the per-row loop; this one is a `Vec::push` (decision 0003).
+pub struct FixedColumn<T> {
+    values: Vec<T>,
+    valid: Option<BooleanBufferBuilder>,
+}
+
+impl<T: Copy + Default> FixedColumn<T> {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Self { values: Vec::with_capacity(capacity), valid: None }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: T) {
+        self.values.push(v);
+        if let Some(valid) = &mut self.valid {
+            valid.append(true);
+        }
+    }
+
+    /// Appends all of `values`. Column-first decoders pass iterators of known length, for
+    /// which `Vec::extend` reserves once and skips the per-value capacity check.
+    #[inline(always)]
+    fn extend(&mut self, values: impl Iterator<Item = T>) {
+        let before = self.values.len();
+        self.values.extend(values);
+        if let Some(valid) = &mut self.valid {
+            valid.append_n(self.values.len() - before, true);
+        }
+    }
+
+    fn nulls(&mut self, n: usize) {
+        let len = self.values.len();
+        let valid = self.valid.get_or_insert_with(|| {
+            let mut b = BooleanBufferBuilder::new(self.values.capacity().max(len + n));
+            b.append_n(len, true);
+            b
+        });
+        valid.append_n(n, false);
+        self.values.resize(len + n, T::default());
+    }
+
+    /// The values and validity so far; the column is empty afterwards.
+    pub(crate) fn take(&mut self) -> (Vec<T>, Option<NullBuffer>) {
+        let mut values = std::mem::take(&mut self.values);
+        // A batch cut by time holds few rows: do not let it pin a full batch's memory
+        // while it waits in a sink queue.
+        if values.len() < values.capacity() / 2 {
+            values.shrink_to_fit();
+        }
+        let nulls = self.valid.take().map(|mut v| NullBuffer::new(v.finish()));
+        (values, nulls)
+    }
+}
+
+/// The `ColumnKind` methods every `FixedColumn`-backed kind forwards.
+macro_rules! fixed_column_methods {
+    ($value:ty) => {
+        fn builder(capacity: usize) -> Self::Builder {
+            FixedColumn::with_capacity(capacity)
+        }
+        #[inline(always)]
+        fn push(b: &mut Self::Builder, v: $value) {
+            b.push(v)
+        }
+        #[inline(always)]
+        fn rows(b: &Self::Builder) -> usize {
+            b.values.len()
+        }
+        fn nulls(b: &mut Self::Builder, n: usize) {
+            b.nulls(n)
+        }
+        #[inline(always)]
+        fn extend<'a>(b: &mut Self::Builder, values: impl Iterator<Item = Self::Value<'a>>) {
+            b.extend(values)
+        }
+    };
+}
+
+macro_rules! primitive_kind {
+    ($kind:ident, $native:ty, $arrow:ty, $dt:expr) => {
+        pub struct $kind;
+        impl ColumnKind for $kind {
+            type Value<'a> = $native;
+            type Builder = FixedColumn<$native>;
+            fn data_type() -> DataType {
+                $dt
+            }
+            fixed_column_methods!($native);
+            fn finish(b: &mut Self::Builder) -> ArrayRef {
+                let (values, nulls) = b.take();
+                Arc::new(primitive_array::<$arrow>(values, nulls).with_data_type($dt))
+            }
+        }
+    };
+}
+
+fn primitive_array<A: ArrowPrimitiveType>(
+    values: Vec<A::Native>,
+    nulls: Option<NullBuffer>,
+) -> PrimitiveArray<A> {
+    PrimitiveArray::new(ScalarBuffer::from(values), nulls)
+}
+
+primitive_kind!(U8, u8, UInt8Type, DataType::UInt8);
+primitive_kind!(U16, u16, UInt16Type, DataType::UInt16);
+primitive_kind!(U32, u32, UInt32Type, DataType::UInt32);
+primitive_kind!(U64, u64, UInt64Type, DataType::UInt64);
+primitive_kind!(
+    Ts,
+    i64,
+    TimestampMicrosecondType,
+    DataType::Timestamp(TimeUnit::Microsecond, Some(TZ.into()))
+);
+
+macro_rules! fixed_kind {
+    ($kind:ident, $len:expr) => {
+        pub struct $kind;
+        impl ColumnKind for $kind {
+            type Value<'a> = [u8; $len];
+            type Builder = FixedColumn<[u8; $len]>;
+            fn data_type() -> DataType {
+                DataType::FixedSizeBinary($len as i32)
+            }
+            fixed_column_methods!([u8; $len]);
+            fn finish(b: &mut Self::Builder) -> ArrayRef {
+                let (values, nulls) = b.take();
+                let bytes = Buffer::from_vec(values.into_flattened());
+                Arc::new(FixedSizeBinaryArray::new($len as i32, bytes, nulls))
+            }
+        }
+    };
+}
+
+fixed_kind!(Addr, ADDR_LEN);
+fixed_kind!(Mac, MAC_LEN);
+
+/// The builder methods the string kinds forward to.
+macro_rules! string_rows_and_nulls {
+    () => {
+        #[inline]
+        fn rows(b: &Self::Builder) -> usize {
+            arrow::array::ArrayBuilder::len(b)
+        }
+        fn nulls(b: &mut Self::Builder, n: usize) {
+            b.append_nulls(n)
+        }
+    };
+}
+
+/// A label from a fixed set (`source_kind`, `tunnel_type`).
+pub struct Label;
+impl ColumnKind for Label {
+    type Value<'a> = &'static str;
+    type Builder = StringBuilder;
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, capacity * 8)
+    }
+    #[inline]
+    fn push(b: &mut Self::Builder, v: &'static str) {
+        b.append_value(v)
+    }
+    string_rows_and_nulls!();
+    fn finish(b: &mut Self::Builder) -> ArrayRef {
+        Arc::new(b.finish())
+    }
+}
+
+/// Text taken from the wire (interface names). Invalid UTF-8 is stored as null.
+pub struct Text;
+impl ColumnKind for Text {
+    type Value<'a> = &'a [u8];
+    type Builder = StringBuilder;
+    fn data_type() -> DataType {
+        DataType::Utf8
+    }
+    fn builder(capacity: usize) -> Self::Builder {
+        StringBuilder::with_capacity(capacity, 0)
+    }
+    #[inline]
+    fn push(b: &mut Self::Builder, v: &[u8]) {
+        b.append_option(std::str::from_utf8(trim_nul(v)).ok())
+    }
+    string_rows_and_nulls!();
+    fn finish(b: &mut Self::Builder) -> ArrayRef {
+        Arc::new(b.finish())
+    }
+}
+
+/// Exporters pad fixed-width strings with NULs.
+fn trim_nul(v: &[u8]) -> &[u8] {
+    let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
+    &v[..end]
+}
