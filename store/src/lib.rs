@@ -2,6 +2,7 @@
 //! (`flows_1m`, `interfaces_1m`), hive-partitioned by the hour of the flow end, written by
 //! flushes and compacted in the background into sorted files per hour.
 
+pub mod codec;
 pub mod commit;
 pub mod compact;
 pub mod encode;
@@ -13,8 +14,9 @@ pub mod lock;
 pub mod rollup;
 pub mod writer;
 
+pub use codec::Codec;
 pub use compact::{CompactionConfig, CompactionReport, Compactor};
-pub use writer::{Codec, FlowStore, FlushReport, StoreConfig};
+pub use writer::{FlowStore, FlushReport, StoreConfig};
 
 /// Holds the store for reading: while the guard lives, no compaction swaps files under a
 /// query. A swap that a crash interrupted is completed first (readers recover it, as

@@ -15,7 +15,7 @@
 //! so a rollup row always sits in the same hour folder as the flows it sums.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{
@@ -135,72 +135,48 @@ impl Sums {
     }
 }
 
-/// A multiply-rotate hash: the keys are fixed-size and not attacker-chosen in a way that
-/// matters (a collision costs a probe, not correctness), and SipHash would be a
-/// noticeable share of the store thread.
-#[derive(Default)]
-struct KeyHasher(u64);
+/// One rollup's sums for one hour, per key (minute and the rollup's other key columns).
+///
+/// Hashed with foldhash rather than SipHash, which would be a noticeable share of the
+/// store thread. Seeded per map (`RandomState`), not fixed: the keys are exporter
+/// addresses, interface indexes and protocols out of unauthenticated UDP, so anyone who
+/// can send flow records could, against a fixed and public seed, precompute keys that all
+/// collide and make each insert walk the whole hour's map. A random seed costs nothing
+/// here: rows are sorted by key before they are written, so no output depends on the
+/// map's order. (Without foldhash's `std` feature, which would rebuild hashbrown and all
+/// above it, the seed draws on address-space layout.)
+type MinuteSums = HashMap<Key, Sums, foldhash::fast::RandomState>;
 
-impl Hasher for KeyHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u8(&mut self, v: u8) {
-        self.write_u64(v as u64)
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64)
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.write_u64(v as u64)
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64)
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type Table = HashMap<Key, Sums, BuildHasherDefault<KeyHasher>>;
-
-/// The sums of consecutive rows with one key, added to the table when the key changes.
+/// The sums of consecutive rows with one key, added to the map when the key changes.
 /// Neighbouring rows mostly share exporter, minute and interface, so most rows cost a
-/// comparison instead of a table lookup.
+/// comparison instead of a map lookup.
 #[derive(Default)]
 struct Run(Option<(Key, Sums)>);
 
 impl Run {
     #[inline]
-    fn add(&mut self, table: &mut Table, key: Key, sums: Sums) {
+    fn add(&mut self, into: &mut MinuteSums, key: Key, sums: Sums) {
         match &mut self.0 {
             Some((k, s)) if *k == key => s.add(sums),
             run => {
                 if let Some((k, s)) = run.replace((key, sums)) {
-                    table.entry(k).or_default().add(s);
+                    into.entry(k).or_default().add(s);
                 }
             }
         }
     }
 
-    fn close(self, table: &mut Table) {
+    fn close(self, into: &mut MinuteSums) {
         if let Some((k, s)) = self.0 {
-            table.entry(k).or_default().add(s);
+            into.entry(k).or_default().add(s);
         }
     }
 }
 
-/// Rollup rows summed since the last flush, per hour partition (one table per rollup).
+/// Rollup rows summed since the last flush, per hour partition (one map per rollup).
 #[derive(Default)]
 pub struct Rollups {
-    hours: BTreeMap<Hour, [Table; 2]>,
+    hours: BTreeMap<Hour, [MinuteSums; 2]>,
     labels: Vec<Box<str>>,
     label_ids: HashMap<Box<str>, u32>,
 }
@@ -210,7 +186,7 @@ impl Rollups {
     pub fn add(&mut self, batch: &RecordBatch, events: &[i64]) {
         let cols = Columns::of(batch);
         let mut start = 0;
-        // Rows come in runs of one hour: one table lookup per run.
+        // Rows come in runs of one hour: one lookup of the hour per run.
         while start < events.len() {
             let hour = Hour::of_us(events[start]);
             let end = events[start..]
@@ -253,8 +229,8 @@ impl Rollups {
     /// The rollup rows of one hour as a batch sorted by its key (they stay until
     /// [`Rollups::clear`], so a failed flush can retry with them).
     pub fn batch_of(&self, hour: Hour, rollup: Rollup) -> Option<RecordBatch> {
-        let table = &self.hours.get(&hour)?[rollup as usize];
-        let mut rows: Vec<(Key, Sums)> = table.iter().map(|(k, s)| (*k, *s)).collect();
+        let sums = &self.hours.get(&hour)?[rollup as usize];
+        let mut rows: Vec<(Key, Sums)> = sums.iter().map(|(k, s)| (*k, *s)).collect();
         rows.sort_unstable_by_key(|(k, _)| *k);
         Some(self.batch(rollup, &rows))
     }

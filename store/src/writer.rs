@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::DataType;
-use parquet::basic::{Compression, ZstdLevel};
 
 use plumb_collector::schema::flows_schema;
 
+use super::codec::Codec;
 use super::commit::{Committer, Encoded, OnCommit, Prepared};
 use super::encode::FileEncoder;
 use super::journal;
@@ -30,37 +30,6 @@ use super::rollup::{Rollup, Rollups};
 /// receive hour instead (the decoded times are kept as they are).
 const PLAUSIBLE_PAST_US: i64 = 24 * HOUR_US;
 const PLAUSIBLE_FUTURE_US: i64 = HOUR_US;
-
-/// Codec of the flush files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    None,
-    Snappy,
-    Lz4,
-    Zstd(i32),
-}
-
-impl Codec {
-    pub(crate) fn parquet(self) -> Compression {
-        match self {
-            Codec::None => Compression::UNCOMPRESSED,
-            Codec::Snappy => Compression::SNAPPY,
-            Codec::Lz4 => Compression::LZ4_RAW,
-            Codec::Zstd(l) => Compression::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
-        }
-    }
-
-    /// Parses `none`, `snappy`, `lz4`, `zstd` or `zstd:LEVEL`.
-    pub fn parse(s: &str) -> Option<Codec> {
-        match s {
-            "none" => Some(Codec::None),
-            "snappy" => Some(Codec::Snappy),
-            "lz4" => Some(Codec::Lz4),
-            "zstd" => Some(Codec::Zstd(1)),
-            _ => s.strip_prefix("zstd:")?.parse().ok().filter(|l| (1..=22).contains(l)).map(Codec::Zstd),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct StoreConfig {
@@ -528,12 +497,5 @@ mod tests {
         };
         assert!(stats("flow_end") && stats("exporter") && stats("bytes"));
         assert!(!stats("src_addr"), "arrival-order addresses prune nothing");
-    }
-
-    #[test]
-    fn codecs_parse() {
-        assert_eq!(Codec::parse("zstd:3"), Some(Codec::Zstd(3)));
-        assert_eq!(Codec::parse("lz4"), Some(Codec::Lz4));
-        assert_eq!(Codec::parse("zstd:99"), None);
     }
 }
