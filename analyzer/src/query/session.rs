@@ -15,7 +15,6 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use arrow::datatypes::SchemaRef;
 use plumb_collector::schema::flows_schema;
-use plumb_store::compact::CompactionConfig;
 use plumb_store::layout::FLOWS_DIR;
 use plumb_store::rollup::Rollup;
 
@@ -41,12 +40,10 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     if std::env::var_os("DATAFUSION_EXECUTION_SKIP_PARTIAL_AGGREGATION_PROBE_RATIO_THRESHOLD").is_none() {
         config.options_mut().execution.skip_partial_aggregation_probe_ratio_threshold = 0.1;
     }
-    // Compacted files arrive sorted by this column, so its values come in runs.
-    let run_column = CompactionConfig::default().sort.into_iter().next();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(PartialAggregate { run_column, ..Default::default() }))
+        .with_physical_optimizer_rule(Arc::new(PartialAggregate::default()))
         .with_physical_optimizer_rule(Arc::new(BalancedScans::default()))
         .build();
     let ctx = SessionContext::new_with_state(state);

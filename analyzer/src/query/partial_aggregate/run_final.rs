@@ -47,7 +47,8 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 use super::{
-    Aggregate, Grouping, Groups, PartialAggregateExec, Run, Seeded, left_aligned, one_input, runs, visit,
+    Aggregate, Grouping, Groups, PartialAggregateExec, PartitionWork, Seeded, left_aligned, one_input, runs,
+    seeded, visit,
 };
 
 /// Rows held in all partitions together before merging everything instead (about 50
@@ -257,7 +258,7 @@ impl ExecutionPlan for RunFinalExec {
             let name = self.input.schema().field(i).name().clone();
             Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>
         });
-        let run = Run {
+        let run = PartitionWork {
             filter: None,
             table: None,
             keys: keys.collect(),
@@ -317,7 +318,7 @@ struct Merge {
 type RunKey = (u128, bool);
 
 impl Merge {
-    fn add(&mut self, batch: RecordBatch, run: &Run) -> Result<()> {
+    fn add(&mut self, batch: RecordBatch, run: &PartitionWork) -> Result<()> {
         let Some(before) = self.held_rows else { return self.groups.add(&batch, run) };
         let rows = before + batch.num_rows();
         self.held_rows = Some(rows);
@@ -333,7 +334,7 @@ impl Merge {
     }
 
     /// The output: held groups of keys seen in one run as they are, then the merged groups.
-    fn finish(mut self, run: &Run) -> Result<Vec<RecordBatch>> {
+    fn finish(mut self, run: &PartitionWork) -> Result<Vec<RecordBatch>> {
         let runs = self.runs_per_key()?;
         for batch in std::mem::take(&mut self.held) {
             let once = self.seen_once(&batch, &runs)?;
@@ -371,7 +372,7 @@ impl Merge {
 
     /// For each run key held, whether it was seen in more than one run.
     fn runs_per_key(&self) -> Result<HashMap<RunKey, (u64, bool), Seeded>> {
-        let mut runs: HashMap<RunKey, (u64, bool), Seeded> = HashMap::with_hasher(Seeded::new());
+        let mut runs: HashMap<RunKey, (u64, bool), Seeded> = HashMap::with_hasher(seeded());
         for batch in &self.held {
             let mut last = None;
             for (key, tag) in self.keys_and_tags(batch)? {
@@ -420,7 +421,7 @@ impl Merge {
     }
 
     /// Groups passing through, as output rows: the keys and states, without the tag.
-    fn output(&self, batch: &RecordBatch, run: &Run) -> Result<RecordBatch> {
+    fn output(&self, batch: &RecordBatch, run: &PartitionWork) -> Result<RecordBatch> {
         let columns: Vec<ArrayRef> = batch.columns()[..self.tag].to_vec();
         run.metrics.record_output(batch.num_rows());
         Ok(RecordBatch::try_new(Arc::clone(&run.schema), columns)?)

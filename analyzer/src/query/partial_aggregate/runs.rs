@@ -24,7 +24,7 @@ use datafusion::common::{Result, internal_err};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 
-use super::{Seeded, fixed_size_binary, left_aligned};
+use super::{Seeded, fixed_size_binary, left_aligned, seeded};
 
 /// Keys of one run held in a list before a map takes over.
 pub const LIST_MAX: usize = 8;
@@ -137,7 +137,7 @@ impl RunSlots {
             current: None,
             current_null: 0,
             run_start: 0,
-            map: HashMap::with_hasher(Seeded::new()),
+            map: HashMap::with_hasher(seeded()),
             global: None,
             runs: Vec::new(),
             wide: Vec::new(),
@@ -149,7 +149,7 @@ impl RunSlots {
 
     /// Slots found by the whole key, not per run: runs may come in any order.
     pub fn global(layout: Layout) -> Self {
-        Self { global: Some(HashMap::with_hasher(Seeded::new())), ..Self::new(layout) }
+        Self { global: Some(HashMap::with_hasher(seeded())), ..Self::new(layout) }
     }
 
     pub fn len(&self) -> usize {
@@ -281,7 +281,7 @@ impl RunSlots {
         if self.runs.len() - self.run_start > LIST_MAX {
             // A large run's map would make every small run after it clear a large table.
             if self.map.capacity() > 1 << 12 {
-                self.map = HashMap::with_hasher(Seeded::new());
+                self.map = HashMap::with_hasher(seeded());
             } else {
                 self.map.clear();
             }
