@@ -70,19 +70,13 @@ impl NetflowError {
     }
 }
 
-/// Counters of the message being decoded.
+/// Counters of the message being decoded: the errors by netflow's own reasons, the rest
+/// in the shared form.
 #[derive(Clone, Debug, Default)]
 pub struct NetflowStats {
     errors: [u64; NetflowError::ALL.len()],
-    pub sets_held: u64,
-    pub sets_evicted: u64,
-    pub records_released: u64,
-    pub records_unknown_sampling: u64,
-    pub records_config_sampling: u64,
-    pub templates_received: u64,
-    pub templates_withdrawn: u64,
-    pub options_records: u64,
-    pub sequence_resets: u64,
+    /// Counters every template or sampling protocol keeps (its `errors` stay empty).
+    pub shared: DecodeStats,
 }
 
 impl NetflowStats {
@@ -102,15 +96,7 @@ impl NetflowStats {
         for e in NetflowError::ALL {
             into.errors.add(ErrorLabel { protocol, reason: e.as_str() }, s.errors[e as usize]);
         }
-        into.sets_held += s.sets_held;
-        into.sets_evicted += s.sets_evicted;
-        into.records_released += s.records_released;
-        into.records_unknown_sampling += s.records_unknown_sampling;
-        into.records_config_sampling += s.records_config_sampling;
-        into.templates_received += s.templates_received;
-        into.templates_withdrawn += s.templates_withdrawn;
-        into.options_records += s.options_records;
-        into.sequence_resets += s.sequence_resets;
+        into.merge(&s.shared);
     }
 }
 

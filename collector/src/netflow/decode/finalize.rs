@@ -67,16 +67,16 @@ pub fn choose_rate(
 ) -> Option<u32> {
     match (reported, configured) {
         (_, Some(o)) if o.force => {
-            stats.records_config_sampling += records;
+            stats.shared.records_config_sampling += records;
             Some(o.factor)
         }
         (Some(r), _) => Some(r),
         (None, Some(o)) => {
-            stats.records_config_sampling += records;
+            stats.shared.records_config_sampling += records;
             Some(o.factor)
         }
         (None, None) => {
-            stats.records_unknown_sampling += records;
+            stats.shared.records_unknown_sampling += records;
             None
         }
     }

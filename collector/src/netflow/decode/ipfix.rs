@@ -86,6 +86,6 @@ pub fn decode(
         resync,
     );
     outcome.lost += s.lost;
-    dec.counts.sequence_resets += s.reset as u64;
+    dec.counts.shared.sequence_resets += s.reset as u64;
     msg_len
 }

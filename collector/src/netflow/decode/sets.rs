@@ -34,7 +34,7 @@ pub fn template_set(
                 pos = end;
                 count += 1;
                 let key = TemplateKey { scope, id };
-                dec.counts.templates_received += 1;
+                dec.counts.shared.templates_received += 1;
                 match dec.state.insert_template(key, t) {
                     Ok(()) => release(dec, key, out, outcome),
                     Err(_) => dec.counts.error(NetflowError::TemplateLimit),
@@ -42,7 +42,7 @@ pub fn template_set(
             }
             Ok((None, id, end)) => {
                 pos = end;
-                dec.counts.templates_withdrawn += 1;
+                dec.counts.shared.templates_withdrawn += 1;
                 if id == 2 || id == 3 {
                     dec.state.withdraw_all(scope, id == 3);
                 } else {
@@ -63,7 +63,7 @@ fn release(dec: &mut Decoder, key: TemplateKey, out: &mut FlowBuilders, outcome:
     for held in dec.pending.take(&key) {
         let before = outcome.records;
         data_set(dec, &held.ctx, key, &held.body, out, outcome);
-        dec.counts.records_released += outcome.records - before;
+        dec.counts.shared.records_released += outcome.records - before;
     }
 }
 
@@ -80,8 +80,8 @@ pub fn data_set(
     let Decoder { state, counts: stats, extras, config, pending, .. } = dec;
     let Some(plan) = state.plan(&key) else {
         let ev = pending.hold(key, *ctx, body);
-        stats.sets_held += 1;
-        stats.sets_evicted += ev.sets;
+        stats.shared.sets_held += 1;
+        stats.shared.sets_evicted += ev.sets;
         return None;
     };
     if plan.min_len == 0 {
@@ -139,7 +139,7 @@ fn options_set(dec: &mut Decoder, ctx: &MsgContext, scope: Scope, plan: &RecordP
             Ok(end) => {
                 pos = end;
                 n += 1;
-                dec.counts.options_records += 1;
+                dec.counts.shared.options_records += 1;
                 if let Some(factor) = f.sampling.factor() {
                     dec.state.set_sampling(scope, f.sampling.sampler_key(), factor);
                 }

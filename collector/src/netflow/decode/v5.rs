@@ -130,7 +130,7 @@ pub fn decode(
         false,
     );
     outcome.lost += s.lost;
-    dec.counts.sequence_resets += s.reset as u64;
+    dec.counts.shared.sequence_resets += s.reset as u64;
     let configured = dec.config.sampling_overrides.get(&exporter).copied();
     let rate = finalize::choose_rate(Some(rate), configured, &mut dec.counts, recs.len() as u64);
     for r in &recs {

@@ -63,6 +63,6 @@ pub fn decode(
     }
     let s = dec.seq.observe(exporter, 9, source_id, seq, Counted::units(1), resync);
     outcome.lost += s.lost;
-    dec.counts.sequence_resets += s.reset as u64;
+    dec.counts.shared.sequence_resets += s.reset as u64;
     HEADER_LEN + iter.consumed()
 }
