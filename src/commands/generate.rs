@@ -67,7 +67,10 @@ fn day_start_ms(date: &str) -> anyhow::Result<u64> {
     if !(1970..=2100).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         bail!("--date {date}: write it as YYYY-MM-DD (1970-2100)");
     }
-    Ok(plumb_store::layout::days_from_civil(y as i64, m, d) as u64 * 86_400_000)
+    let Some(day) = chrono::NaiveDate::from_ymd_opt(y as i32, m, d) else {
+        bail!("--date {date}: no such day")
+    };
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis() as u64)
 }
 
 #[cfg(test)]

@@ -120,8 +120,7 @@ pub fn extra(batch: &RecordBatch, key: &str, row: usize) -> Option<String> {
 }
 
 fn rfc3339_secs(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = plumb_store::layout::civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_else(|| format!("{secs}s"))
 }

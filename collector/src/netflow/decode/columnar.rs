@@ -10,7 +10,7 @@
 use crate::schema::{self, Addr, FlowBuilders, Label, Ts, U8, U32, U64};
 
 use crate::netflow::plan::column_plan::{At, ColumnPlan, TimeColumns};
-use crate::netflow::plan::columns;
+use crate::netflow::plan::columns::{self, TimeUnit};
 use crate::netflow::plan::record_plan::RecordPlan;
 use crate::netflow::plan::rules::{self, TimeSource};
 use crate::netflow::stats::NetflowStats;
@@ -113,11 +113,17 @@ fn time<'a, I: Iterator<Item = &'a [u8]>>(
     // once per set.
     let base = rules::has_uptime_base(ctx, set.system_init_ms);
     match rules::time_source(t.absolute, t.uptime, t.delta, base) {
-        Some(TimeSource::Absolute((target, at))) => fill::<Ts>(
-            column,
-            row,
-            field(at).map(|v| columns::absolute_us(target, uint(v)).unwrap_or_default()),
-        ),
+        // One loop per unit: the conversion is not looked up record by record.
+        Some(TimeSource::Absolute((target, at))) => match TimeUnit::of(target) {
+            Some(TimeUnit::Seconds) => {
+                fill::<Ts>(column, row, field(at).map(|v| TimeUnit::Seconds.to_us(uint(v))))
+            }
+            Some(TimeUnit::Millis) => {
+                fill::<Ts>(column, row, field(at).map(|v| TimeUnit::Millis.to_us(uint(v))))
+            }
+            Some(TimeUnit::Ntp) => fill::<Ts>(column, row, field(at).map(|v| TimeUnit::Ntp.to_us(uint(v)))),
+            None => {}
+        },
         Some(TimeSource::Uptime(at)) => fill::<Ts>(
             column,
             row,

@@ -3,7 +3,7 @@
 
 use crate::schema::FlowRow;
 
-use crate::netflow::plan::columns;
+use crate::netflow::plan::columns::{self, TimeUnit};
 use crate::netflow::plan::ie::Target;
 use crate::netflow::plan::record_plan::{FieldOp, RecordPlan};
 use crate::netflow::wire::template::VARLEN;
@@ -178,10 +178,10 @@ fn apply<'a>(f: &mut Fields<'a>, op: &FieldOp, v: &'a [u8]) -> bool {
         Target::StartSysUptime => uint!(t.start_uptime_ms, u32),
         Target::EndSysUptime => uint!(t.end_uptime_ms, u32),
         Target::StartSeconds | Target::StartMillis | Target::StartMicros | Target::StartNanos => {
-            set!(t.start_us, be_uint(v).and_then(|raw| columns::absolute_us(op.target, raw)))
+            set!(t.start_us, be_uint(v).and_then(|raw| Some(TimeUnit::of(op.target)?.to_us(raw))))
         }
         Target::EndSeconds | Target::EndMillis | Target::EndMicros | Target::EndNanos => {
-            set!(t.end_us, be_uint(v).and_then(|raw| columns::absolute_us(op.target, raw)))
+            set!(t.end_us, be_uint(v).and_then(|raw| Some(TimeUnit::of(op.target)?.to_us(raw))))
         }
         Target::StartDeltaMicros => uint!(t.start_delta_us, u32),
         Target::EndDeltaMicros => uint!(t.end_delta_us, u32),

@@ -128,15 +128,36 @@ column_table! {
     }
 }
 
-/// A flow time field as µs since the epoch, by the unit its target names.
-pub fn absolute_us(t: Target, raw: u64) -> Option<i64> {
-    match t {
-        Target::StartSeconds | Target::EndSeconds => Some(to_us(raw, 1_000_000)),
-        Target::StartMillis | Target::EndMillis => Some(to_us(raw, 1_000)),
-        Target::StartMicros | Target::StartNanos | Target::EndMicros | Target::EndNanos => {
-            Some(ntp_to_us(raw))
+/// The unit of an absolute flow time field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    Seconds,
+    Millis,
+    /// NTP format (RFC 7011 §6.1.9–10): flowStart/EndMicroseconds and -Nanoseconds.
+    Ntp,
+}
+
+impl TimeUnit {
+    /// The unit of an absolute time target.
+    pub fn of(t: Target) -> Option<TimeUnit> {
+        match t {
+            Target::StartSeconds | Target::EndSeconds => Some(TimeUnit::Seconds),
+            Target::StartMillis | Target::EndMillis => Some(TimeUnit::Millis),
+            Target::StartMicros | Target::StartNanos | Target::EndMicros | Target::EndNanos => {
+                Some(TimeUnit::Ntp)
+            }
+            _ => None,
         }
-        _ => None,
+    }
+
+    /// A value of this unit as µs since the epoch.
+    #[inline(always)]
+    pub fn to_us(self, raw: u64) -> i64 {
+        match self {
+            TimeUnit::Seconds => to_us(raw, 1_000_000),
+            TimeUnit::Millis => to_us(raw, 1_000),
+            TimeUnit::Ntp => ntp_to_us(raw),
+        }
     }
 }
 
