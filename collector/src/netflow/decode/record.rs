@@ -138,8 +138,8 @@ pub fn decode<'a>(
 /// Stores one value; `false` when it has no column (or does not fit one) and goes to `extra`.
 #[inline]
 fn apply<'a>(f: &mut Fields<'a>, op: &FieldOp, v: &'a [u8]) -> bool {
-    if let Some(stored) = columns::set_in_row(&mut f.row, op.target, v) {
-        return stored;
+    if op.column {
+        return columns::set_in_row(&mut f.row, op.target, v).unwrap_or(false);
     }
     macro_rules! uint {
         ($slot:expr, $ty:ty) => {{

@@ -26,6 +26,11 @@ macro_rules! column_table {
         both { $( $t:ident => $col:ident : $kind:ident = $conv:ident, $rule:ident $( ( $inner:ident ) )? ; )* }
         row_only { $( $rt:ident => $rcol:ident = $rconv:ident, $rrule:ident ; )* }
     ) => {
+        /// Whether this table gives the target a column (in either part).
+        pub fn has_column(t: Target) -> bool {
+            matches!(t, $( Target::$t )|* $( | Target::$rt )*)
+        }
+
         /// Whether the target's value goes to a column of its own, with no rule between
         /// fields: the column-first path may take it.
         pub fn is_direct(t: Target) -> bool {

@@ -3,6 +3,7 @@
 use crate::netflow::wire::template::{Template, VARLEN};
 
 use super::column_plan::ColumnPlan;
+use super::columns;
 use super::ie::{self, Target};
 
 /// One step of a decode plan.
@@ -12,6 +13,9 @@ pub struct FieldOp {
     pub len: u16,
     /// Index into [`RecordPlan::keys`]: the `extra` key used when the value goes to `extra`.
     pub key: u16,
+    /// Whether [`columns`] gives the target a column: decided here once, so the row path
+    /// dispatches each value through one match, not two.
+    pub column: bool,
 }
 
 /// A template compiled for decoding.
@@ -113,7 +117,7 @@ impl RecordPlan {
             let repeats = keys.iter().filter(|k| k.split('#').next() == Some(&base)).count();
             let key = if repeats == 0 { base } else { format!("{base}#{}", repeats + 1) };
             keys.push(key.into_boxed_str());
-            ops.push(FieldOp { target, len: f.len, key: (keys.len() - 1) as u16 });
+            ops.push(FieldOp { target, len: f.len, key: (keys.len() - 1) as u16, column: false });
             if f.len == VARLEN {
                 all_fixed = false;
                 min_len += 1;
@@ -123,6 +127,9 @@ impl RecordPlan {
             }
         }
         resolve_ip_version(&mut ops, &seen);
+        for op in &mut ops {
+            op.column = columns::has_column(op.target);
+        }
         let mut plan = RecordPlan {
             ops,
             keys,
