@@ -12,7 +12,7 @@ use ::prometheus::{
 };
 
 use plumb_collector::addr::{self, Addr16};
-use plumb_collector::stats::{DecodeStats, ErrorLabel, Outcome};
+use plumb_collector::stats::{DecodeStats, ErrorLabel, Outcome, UNKNOWN_PROTOCOL};
 
 /// Label value for exporters beyond the label limit.
 pub const OTHER: &str = "other";
@@ -286,7 +286,7 @@ pub struct LocalCounters {
 
 impl LocalCounters {
     pub fn observe(&mut self, metrics: &Metrics, exporter: &Addr16, o: &Outcome) {
-        let protocol = o.kind.map(|k| k.as_str()).unwrap_or("unknown");
+        let protocol = o.kind.map_or(UNKNOWN_PROTOCOL, |k| k.as_str());
         let h = self.handles.entry((*exporter, protocol)).or_insert_with(|| {
             let ex = metrics.exporter_label(exporter);
             [

@@ -284,7 +284,16 @@ mod tests {
         let mut row = FlowRow::default();
         assert_eq!(set_in_row(&mut row, Target::DstPort, v), Some(true));
         fill_column(&mut out, 0, Target::DstPort, std::iter::once(v));
+        // The columns a batch requires, as every source fills them.
+        schema::fill::<crate::schema::Ts>(&mut out.time_received, 0, std::iter::once(1));
+        schema::fill::<Addr>(&mut out.exporter, 0, std::iter::once([0; 16]));
+        schema::fill::<crate::schema::Label>(&mut out.source_kind, 0, std::iter::once("ipfix"));
+        out.commit_rows(1);
+        let batch = out.finish();
+        let column = batch.column_by_name("dst_port").unwrap();
+        let column = column.as_any().downcast_ref::<arrow::array::UInt16Array>().unwrap();
         assert_eq!(row.dst_port, Some(443));
+        assert_eq!(column.value(0), 443, "the column-first path reads the same value");
         assert!(is_direct(Target::DstPort) && !is_direct(Target::InnerDstPort));
         assert_eq!(set_in_row(&mut row, Target::OctetDelta, v), None, "counts are not a column of their own");
     }
