@@ -9,7 +9,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 scripts/deps.sh build-essential pkg-config softflowd nfdump prometheus openvswitch-switch \
-  iproute2 iputils-ping ethtool tcpdump tshark iperf3
+  iproute2 iputils-ping ethtool tcpdump tshark iperf3 nftables
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
 # Tests that cannot run their real part here (no network namespaces, a tool missing) append
 # "test-name: reason" to this file (tests/common/skip.rs); it is summed up at the end. With

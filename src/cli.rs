@@ -33,14 +33,23 @@ Templates and sampling rates are saved to a state file and reloaded at start.\n\
 Examples:\n    plumb collect\n    plumb collect --listen 0.0.0.0:2055 --listen [::]:4739 --data /var/lib/plumb\n    plumb collect --config /etc/plumb/plumb.toml"
     )]
     Collect(CollectArgs),
-    /// Decode files of exported flows (pcap, pcapng or raw datagrams) into the store.
+    /// Decode captures (flow exports and ordinary traffic) and raw datagram files into the store.
     #[command(long_about = "Decode files into the store with the same decoders as the collector.\n\n\
-The file type is told by content: pcap/pcapng (magic bytes) holding NetFlow/IPFIX datagrams on the usual export \
-ports (2055, 2100, 4739, 4740, 6343, 9995, 9996, 9990-9992, 8096, and --port), decoded as if received from each \
-packet's source address at its capture time; anything else is one or more raw datagrams back to back, from --exporter.\n\n\
+The file type is told by content: pcap/pcapng (magic bytes) or else one or more raw NetFlow/IPFIX datagrams back to \
+back, from --exporter.\n\n\
+In a capture, UDP datagrams on the usual export ports (2055, 2100, 4739, 4740, 6343, 9995, 9996, 9990-9992, 8096, and \
+--port) are decoded as if received from each packet's source address at its capture time. Every other packet is \
+walked down through its tunnels (VXLAN, GENEVE, GRE, ERSPAN, IP-in-IP; ports in [capture] of the config) and counted \
+into flows keyed by the inner 5-tuple, the tunnel and its endpoints, written with source_kind 'pcap': outer and inner \
+headers, and the MTU evidence (max_ip_len of the outer packet, max_inner_ip_len, df_packets, fragments, icmp_mtu from \
+frag-needed and packet-too-big, full_size_retransmits, offload_packets for GSO/TSO super-packets, which are kept out \
+of the lengths). --no-packets skips that part.\n\n\
 Decoder state is carried across the files in argument order, so give template files before data files. \
 The collector's state file is read only with --state.\n\n\
-Example:\n    plumb ingest vds_tpl.dat vds_data.dat capture.pcap --data ./data")]
+Examples:\n    plumb ingest vds_tpl.dat vds_data.dat capture.pcap --data ./data\n    \
+plumb ingest node1-uplink.pcap --exporter 10.0.0.11 --data ./data\n    \
+plumb query \"SELECT tunnel_type, tunnel_key, max(max_ip_len), sum(full_size_retransmits) FROM flows \
+WHERE source_kind = 'pcap' GROUP BY 1, 2\"")]
     Ingest(IngestArgs),
     /// Run SQL over the store (tables `flows`, `flows_1m`, `interfaces_1m`).
     #[command(
@@ -164,7 +173,8 @@ pub struct IngestArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Source address for raw datagram files.
+    /// Source address for raw datagram files, and the `exporter` of the flows built from
+    /// the packets of a capture (name the host it was taken on).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub exporter: std::net::IpAddr,
     /// Extra UDP port that carries flow exports in captures (repeatable).
@@ -173,6 +183,9 @@ pub struct IngestArgs {
     /// Load decoder state from this file first (the collector's state file, for example).
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// Read only the flow exports in captures; skip aggregating their other packets.
+    #[arg(long)]
+    pub no_packets: bool,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,

@@ -10,6 +10,9 @@ use serde::Deserialize;
 use plumb_collector::addr::{self, Addr16};
 use plumb_collector::netflow::state::StateLimits;
 use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
+use plumb_collector::packet::dissect::{Dissector, MAX_TUNNEL_PORTS, MAX_TUNNELS, UdpTunnel};
+use plumb_collector::packet::{geneve, vxlan};
+use plumb_collector::pcap::TableConfig;
 use plumb_store::{Codec, CompactionConfig, StoreConfig};
 
 /// The ports plumb listens on by default: NetFlow (2055), IPFIX (4739), sFlow (6343).
@@ -22,6 +25,7 @@ pub struct Config {
     pub store: Store,
     pub metrics: Metrics,
     pub decoder: Decoder,
+    pub capture: Capture,
     pub sampling: Vec<Sampling>,
 }
 
@@ -138,6 +142,33 @@ impl Default for Decoder {
     }
 }
 
+/// Packet captures (`plumb ingest` of ordinary traffic, `plumb collect --interface`): how
+/// tunnels are recognised and how packets become flows.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capture {
+    pub vxlan_ports: Vec<u16>,
+    pub geneve_ports: Vec<u16>,
+    pub max_tunnels: usize,
+    pub idle_timeout_secs: u64,
+    pub active_timeout_secs: u64,
+    pub max_flows: usize,
+}
+
+impl Default for Capture {
+    fn default() -> Self {
+        let t = TableConfig::default();
+        Self {
+            vxlan_ports: vxlan::PORTS.to_vec(),
+            geneve_ports: vec![geneve::PORT],
+            max_tunnels: MAX_TUNNELS,
+            idle_timeout_secs: (t.idle_us / 1_000_000) as u64,
+            active_timeout_secs: (t.active_us / 1_000_000) as u64,
+            max_flows: t.max_flows,
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sampling {
@@ -216,6 +247,18 @@ impl Config {
                 ));
             }
         }
+        let cap = &self.capture;
+        if cap.vxlan_ports.len() + cap.geneve_ports.len() + 2 > MAX_TUNNEL_PORTS {
+            return Err(format!("capture: at most {} VXLAN and GENEVE ports in all", MAX_TUNNEL_PORTS - 2));
+        }
+        if cap.max_tunnels == 0 || cap.max_tunnels > MAX_TUNNELS {
+            return Err(format!("capture.max_tunnels must be between 1 and {MAX_TUNNELS}"));
+        }
+        if cap.idle_timeout_secs == 0 || cap.active_timeout_secs == 0 || cap.max_flows == 0 {
+            return Err(
+                "capture: idle_timeout_secs, active_timeout_secs and max_flows must be at least 1".into()
+            );
+        }
         for s in &self.sampling {
             if s.rate == 0 && !s.vds {
                 return Err(format!("sampling for {}: rate must be at least 1 (1 = unsampled)", s.exporter));
@@ -239,6 +282,28 @@ impl Config {
             pending_max_sets: self.decoder.pending_max_sets,
             sampling_overrides: overrides,
             ..DecoderConfig::default()
+        }
+    }
+
+    /// The packet walk: the default tunnel ports with the configured VXLAN and GENEVE ones.
+    pub fn dissector(&self) -> Dissector {
+        let c = &self.capture;
+        let mut d = Dissector::default().with_max_tunnels(c.max_tunnels);
+        for &p in &c.vxlan_ports {
+            d.add_port(p, UdpTunnel::Vxlan);
+        }
+        for &p in &c.geneve_ports {
+            d.add_port(p, UdpTunnel::Geneve);
+        }
+        d
+    }
+
+    pub fn table_config(&self) -> TableConfig {
+        let c = &self.capture;
+        TableConfig {
+            idle_us: c.idle_timeout_secs.saturating_mul(1_000_000).min(i64::MAX as u64) as i64,
+            active_us: c.active_timeout_secs.saturating_mul(1_000_000).min(i64::MAX as u64) as i64,
+            max_flows: c.max_flows,
         }
     }
 
@@ -288,6 +353,15 @@ mod tests {
         );
         assert_eq!((&c.codec, &c.sort, c.memory_limit_bytes), (&dc.codec, &dc.sort, dc.memory_limit_bytes));
         assert_eq!(cfg.metrics.listen, d.metrics.listen);
+        let (c, dc) = (&cfg.capture, &d.capture);
+        assert_eq!(
+            (&c.vxlan_ports, &c.geneve_ports, c.max_tunnels),
+            (&dc.vxlan_ports, &dc.geneve_ports, dc.max_tunnels)
+        );
+        assert_eq!(
+            (c.idle_timeout_secs, c.active_timeout_secs, c.max_flows),
+            (dc.idle_timeout_secs, dc.active_timeout_secs, dc.max_flows)
+        );
         assert_eq!(cfg.sampling.len(), 1);
         let dc = cfg.decoder_config();
         let vds = dc.sampling_overrides.values().next().unwrap();

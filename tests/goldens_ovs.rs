@@ -10,8 +10,9 @@ use std::path::Path;
 use arrow::array::RecordBatch;
 
 use plumb_collector::addr;
-use plumb_collector::capture;
 use plumb_collector::netflow::{Decoder, DecoderConfig};
+use plumb_collector::packet::datagram::outer_udp;
+use plumb_collector::pcap;
 use plumb_collector::schema::FlowBuilders;
 
 /// Decodes the datagrams sent to `port`; returns the rows and the total sequence loss.
@@ -20,8 +21,8 @@ fn decode_port(path: &Path, port: u16) -> (RecordBatch, u64, Decoder) {
     let mut dec = Decoder::new(DecoderConfig::default());
     let mut out = FlowBuilders::with_capacity(256);
     let mut lost = 0;
-    capture::for_each_frame(&bytes[..], |f| {
-        if let Some(u) = capture::udp(f.linktype, f.data)
+    pcap::for_each_frame(&bytes[..], |f| {
+        if let Ok(Some(u)) = outer_udp(f.linktype, f.data)
             && u.dst_port == port
         {
             lost += dec.decode(u.payload, addr::from_ip(u.src), f.ts_us, &mut out).lost;

@@ -2,13 +2,15 @@
 //!
 //! - [`schema`]: the `flows` table, defined once.
 //! - [`netflow`]: NetFlow v5/v7/v9 and IPFIX decoders.
-//! - [`capture`]: reading pcap/pcapng files of exported datagrams.
+//! - [`packet`]: zero-copy headers and the walk through tunnels to the inner packet.
+//! - [`pcap`]: reading pcap/pcapng files.
 //! - [`listen`]: UDP listeners with batched receive.
 
 pub mod addr;
-pub mod capture;
 pub mod listen;
 pub mod netflow;
+pub mod packet;
+pub mod pcap;
 pub mod schema;
 pub mod source_kind;
 pub mod stats;

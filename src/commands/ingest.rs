@@ -1,10 +1,13 @@
-//! `plumb ingest`: files through the collector's decoders into the store.
+//! `plumb ingest`: files through the collector's decoders into the store. Flow-export
+//! datagrams go to the NetFlow/IPFIX decoder; every other packet of a capture goes through
+//! the packet layer into flows of its own (`source_kind = 'pcap'`).
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use plumb_collector::addr;
 use plumb_collector::netflow::Decoder;
+use plumb_collector::pcap::PacketFlows;
 use plumb_collector::schema::FlowBuilders;
 use plumb_store::{FlowStore, FlushReport};
 
@@ -14,6 +17,8 @@ use crate::input;
 
 /// Rows per batch handed to the store.
 const BATCH_ROWS: usize = 65_536;
+/// The progress line counts packets in steps of this many.
+const PROGRESS_FRAMES: u64 = 1 << 16;
 
 pub fn run(a: IngestArgs) -> Result<()> {
     let cfg = Config::load(a.store.config.as_deref())?;
@@ -32,27 +37,46 @@ pub fn run(a: IngestArgs) -> Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut out = FlowBuilders::with_capacity(BATCH_ROWS);
+    let observer = addr::from_ip(a.exporter);
+    let mut packets =
+        (!a.no_packets).then(|| PacketFlows::new(cfg.dissector(), cfg.table_config(), observer, BATCH_ROWS));
     let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
     // The store flushes on its own when its buffer fills: every flush counts.
     let mut committed = FlushReport::default();
     for path in &a.files {
         bar.set_message(path.display().to_string());
         let mut store_err = None;
-        let summary = input::for_each_datagram(
+        let mut push = |batch: &arrow::array::RecordBatch| {
+            if store_err.is_none() {
+                match store.push(batch) {
+                    Ok(flushed) => committed.add(flushed),
+                    Err(e) => store_err = Some(e),
+                }
+            }
+        };
+        let summary = input::for_each_item(
             path,
             a.exporter,
             &a.port,
             |n| bar.inc(n),
-            |d| {
-                let received = d.ts_us.unwrap_or_else(super::now_us);
-                let o = dec.decode(d.payload, addr::from_ip(d.src), received, &mut out);
-                datagrams += 1;
-                records += o.records;
-                lost += o.lost;
-                if out.len() >= BATCH_ROWS && store_err.is_none() {
-                    match store.push(&out.finish()) {
-                        Ok(flushed) => committed.add(flushed),
-                        Err(e) => store_err = Some(e),
+            |item| match item {
+                input::Item::Datagram(d) => {
+                    let received = d.ts_us.unwrap_or_else(super::now_us);
+                    let o = dec.decode(d.payload, addr::from_ip(d.src), received, &mut out);
+                    datagrams += 1;
+                    records += o.records;
+                    lost += o.lost;
+                    if out.len() >= BATCH_ROWS {
+                        push(&out.finish());
+                    }
+                }
+                input::Item::Packet(frame) => {
+                    let Some(p) = packets.as_mut() else { return };
+                    if let Some(batch) = p.frame(&frame) {
+                        push(&batch);
+                    }
+                    if p.stats.frames % PROGRESS_FRAMES == 0 {
+                        bar.set_message(format!("{} · {} packets", path.display(), p.stats.frames));
                     }
                 }
             },
@@ -60,7 +84,17 @@ pub fn run(a: IngestArgs) -> Result<()> {
         if let Some(e) = store_err {
             return Err(e).context("writing the store failed");
         }
-        if summary.capture && summary.datagrams == 0 {
+        if summary.unreadable_frames > 0 {
+            bar.suspend(|| {
+                eprintln!(
+                    "plumb: {}: {} of {} frames were skipped: a malformed or cut-short link, IP or UDP header, or a link type plumb does not read",
+                    path.display(),
+                    summary.unreadable_frames,
+                    summary.frames
+                )
+            });
+        }
+        if summary.capture && summary.datagrams == 0 && packets.is_none() {
             bar.suspend(|| {
                 eprintln!(
                     "plumb: {}: no flow exports on ports {:?} (add yours with --port)",
@@ -72,6 +106,12 @@ pub fn run(a: IngestArgs) -> Result<()> {
     }
     if !out.is_empty() {
         committed.add(store.push(&out.finish())?);
+    }
+    if let Some(p) = packets.as_mut() {
+        let rows = p.finish();
+        if rows.num_rows() > 0 {
+            committed.add(store.push(&rows)?);
+        }
     }
     committed.add(Some(store.flush()?));
     let report = committed;
@@ -98,6 +138,9 @@ sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by r
         s.records_unknown_sampling,
         store.implausible_rows,
     );
+    if let Some(p) = packets.as_ref().filter(|p| p.stats.frames > 0) {
+        print_packets(p);
+    }
     let errors: Vec<String> =
         s.errors.iter().map(|(l, n)| format!("{} {} {n}", l.protocol, l.reason)).collect();
     if !errors.is_empty() {
@@ -111,4 +154,26 @@ sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by r
         );
     }
     Ok(())
+}
+
+/// The packet path's summary: packets, flows and why they ended, what could not be read.
+fn print_packets(p: &PacketFlows) {
+    let t = &p.table.stats;
+    println!(
+        "packets {}: {} flows (ended idle {}, active timeout {}, FIN/RST {}, end of input {}, evicted {}), \
+not IP {}, tunnel ports without a tunnel {}",
+        p.stats.frames,
+        t.rows(),
+        t.ended_idle,
+        t.ended_active,
+        t.ended_fin,
+        t.ended_forced,
+        t.evicted,
+        t.non_ip_packets,
+        p.stats.not_a_tunnel,
+    );
+    let errors: Vec<String> = p.stats.errors.iter().map(|(l, n)| format!("{} {n}", l.reason)).collect();
+    if !errors.is_empty() {
+        println!("packets cut short or malformed (kept up to the bad header): {}", errors.join(", "));
+    }
 }

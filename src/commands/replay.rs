@@ -89,12 +89,13 @@ in {secs:.2} s ({:.0} datagrams/s, {:.0} records/s){}",
 fn load(a: &ReplayArgs) -> Result<Vec<(IpAddr, Vec<u8>)>> {
     let mut out = Vec::new();
     let raw_src = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    input::for_each_datagram(
+    input::for_each_item(
         &a.file,
         raw_src,
         &a.port,
         |_| {},
-        |d| {
+        |item| {
+            let input::Item::Datagram(d) = item else { return };
             let mut rest = d.payload;
             while !rest.is_empty() {
                 let n = if d.ts_us.is_none() { netflow::message_len(rest) } else { rest.len() };

@@ -73,8 +73,8 @@ mod tests {
         w.udp(1_700_000_000_250_000, (a, 40_000), (b, 4739), b"hello").unwrap();
         let bytes = w.into_inner();
         let mut seen = Vec::new();
-        plumb_collector::capture::for_each_frame(&bytes[..], |f| {
-            let u = plumb_collector::capture::udp(f.linktype, f.data).unwrap();
+        plumb_collector::pcap::for_each_frame(&bytes[..], |f| {
+            let u = plumb_collector::packet::datagram::outer_udp(f.linktype, f.data).unwrap().unwrap();
             seen.push((f.ts_us, u.src, u.dst_port, u.payload.to_vec()));
         })
         .unwrap();

@@ -12,8 +12,9 @@ pub mod process;
 pub mod skip;
 
 use plumb_collector::addr;
-use plumb_collector::capture;
 use plumb_collector::netflow::{Decoder, DecoderConfig};
+use plumb_collector::packet::datagram::outer_udp;
+use plumb_collector::pcap;
 use plumb_collector::schema::FlowBuilders;
 
 /// The repository's `fixtures/` folder (provenance and licences in `fixtures/MANIFEST.md`).
@@ -51,9 +52,9 @@ pub const EXPORT_PORTS: &[u16] = &[2055, 2100, 4739, 4740, 6343, 9995, 9996, 999
 pub fn decode_file(dec: &mut Decoder, path: &Path) -> RecordBatch {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut out = FlowBuilders::with_capacity(1024);
-    if capture::is_capture(&bytes) {
-        let _ = capture::for_each_frame(&bytes[..], |f| {
-            let Some(u) = capture::udp(f.linktype, f.data) else {
+    if pcap::is_capture(&bytes) {
+        let _ = pcap::for_each_frame(&bytes[..], |f| {
+            let Ok(Some(u)) = outer_udp(f.linktype, f.data) else {
                 return;
             };
             if EXPORT_PORTS.contains(&u.dst_port) || EXPORT_PORTS.contains(&u.src_port) {
