@@ -8,7 +8,7 @@ if ! command -v cargo >/dev/null; then
   echo "plumb: cargo is missing; install Rust 1.94 or newer (https://rustup.rs) and run this again" >&2
   exit 1
 fi
-scripts/deps.sh build-essential pkg-config
+scripts/deps.sh build-essential pkg-config libpcap-dev
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
 cargo build --release --locked --bin plumb
 exec "$CARGO_TARGET_DIR/release/plumb" collect "$@"

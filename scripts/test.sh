@@ -8,7 +8,7 @@ if ! command -v cargo >/dev/null; then
   echo "plumb: cargo is missing; install Rust 1.94 or newer (https://rustup.rs) and run this again" >&2
   exit 1
 fi
-scripts/deps.sh build-essential pkg-config softflowd nfdump prometheus openvswitch-switch \
+scripts/deps.sh build-essential pkg-config libpcap-dev softflowd nfdump prometheus openvswitch-switch \
   iproute2 iputils-ping ethtool tcpdump tshark iperf3 nftables
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
 # Tests that cannot run their real part here (no network namespaces, a tool missing) append

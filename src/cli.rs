@@ -164,6 +164,11 @@ pub struct CollectArgs {
     /// Seconds between store flushes.
     #[arg(long, value_name = "SECS")]
     pub flush_interval: Option<u64>,
+    /// Also capture packets on this interface (repeatable; needs root or CAP_NET_RAW):
+    /// they are walked through their tunnels into flows, as `plumb ingest` does with a
+    /// capture file. Replaces `[capture] interfaces` of the config.
+    #[arg(long, value_name = "IF")]
+    pub interface: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use plumb_collector::addr::{self, Addr16};
+use plumb_collector::listen::capture::CaptureOptions;
 use plumb_collector::netflow::state::StateLimits;
 use plumb_collector::netflow::{DecoderConfig, SamplingOverride};
 use plumb_collector::packet::dissect::{Dissector, MAX_TUNNEL_PORTS, MAX_TUNNELS, UdpTunnel};
@@ -147,6 +148,13 @@ impl Default for Decoder {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capture {
+    /// Interfaces `plumb collect` captures on (`--interface` replaces the list).
+    pub interfaces: Vec<String>,
+    /// The `exporter` of flows from captured packets: the host that captured them.
+    pub observer: IpAddr,
+    pub snaplen: u32,
+    pub buffer_bytes: u32,
+    pub promiscuous: bool,
     pub vxlan_ports: Vec<u16>,
     pub geneve_ports: Vec<u16>,
     pub max_tunnels: usize,
@@ -158,7 +166,13 @@ pub struct Capture {
 impl Default for Capture {
     fn default() -> Self {
         let t = TableConfig::default();
+        let o = CaptureOptions::default();
         Self {
+            interfaces: Vec::new(),
+            observer: IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            snaplen: o.snaplen as u32,
+            buffer_bytes: o.buffer_bytes as u32,
+            promiscuous: o.promiscuous,
             vxlan_ports: vxlan::PORTS.to_vec(),
             geneve_ports: vec![geneve::PORT],
             max_tunnels: MAX_TUNNELS,
@@ -298,6 +312,16 @@ impl Config {
         d
     }
 
+    pub fn capture_options(&self) -> CaptureOptions {
+        let c = &self.capture;
+        CaptureOptions {
+            snaplen: c.snaplen.clamp(64, 262_144) as i32,
+            buffer_bytes: c.buffer_bytes.clamp(1 << 20, 1 << 30) as i32,
+            promiscuous: c.promiscuous,
+            ..CaptureOptions::default()
+        }
+    }
+
     pub fn table_config(&self) -> TableConfig {
         let c = &self.capture;
         TableConfig {
@@ -362,6 +386,8 @@ mod tests {
             (c.idle_timeout_secs, c.active_timeout_secs, c.max_flows),
             (dc.idle_timeout_secs, dc.active_timeout_secs, dc.max_flows)
         );
+        assert_eq!((&c.interfaces, c.observer, c.snaplen), (&dc.interfaces, dc.observer, dc.snaplen));
+        assert_eq!((c.buffer_bytes, c.promiscuous), (dc.buffer_bytes, dc.promiscuous));
         assert_eq!(cfg.sampling.len(), 1);
         let dc = cfg.decoder_config();
         let vds = dc.sampling_overrides.values().next().unwrap();

@@ -1,8 +1,9 @@
 //! MTU problems made with the real kernel (`tests/mtu/lab.sh`: network namespaces, veth,
 //! a kernel VXLAN tunnel with DF set, iperf3 and ping, tcpdump on the sender's underlay),
 //! then `plumb ingest` of the capture: the `flows` rows must show what a user needs to see
-//! the problem, and the control layouts must show none of it. Where namespaces cannot be
-//! made here the tests report a skip (a failure under `PLUMB_REQUIRE_ALL=1`).
+//! the problem, and the control layouts must show none of it. The same lab checks live
+//! capture (`plumb collect --interface`) against the capture file. Where namespaces cannot
+//! be made here the tests report a skip (a failure under `PLUMB_REQUIRE_ALL=1`).
 
 mod common;
 
@@ -14,8 +15,18 @@ use common::skip::skip;
 
 /// Runs a lab scenario; `None` (after reporting the skip) when it cannot be made here.
 fn lab(test: &str, scenario: &str, dir: &Path) -> Option<PathBuf> {
+    lab_with(test, scenario, dir, false)
+}
+
+/// With `live`, `plumb collect --interface` captures the same link into `DIR/live`.
+fn lab_with(test: &str, scenario: &str, dir: &Path, live: bool) -> Option<PathBuf> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mtu/lab.sh");
-    let out = Command::new("bash").arg(script).arg(scenario).arg(dir).output().expect("running lab.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(script).arg(scenario).arg(dir);
+    if live {
+        cmd.env("PLUMB_LIVE", env!("CARGO_BIN_EXE_plumb"));
+    }
+    let out = cmd.output().expect("running lab.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.code() == Some(3) {
         skip(
@@ -119,4 +130,63 @@ fn a_mid_path_black_hole_shows_full_size_retransmits_and_its_control_the_icmp() 
     // it were GSO super-packets: counted as offload, not as lengths).
     assert!(c.tcp_max_ip_len <= 1400, "{c:#?}");
     assert!(c.traffic.contains("iperf3: completed") && c.inner_tcp_bytes > 4_000_000, "{c:#?}");
+}
+
+/// The tunnel's flows (ICMP and TCP inside VXLAN) of a store, summed per inner 5-tuple.
+fn tunnel_flows(data: &Path) -> String {
+    process::query_csv(
+        data,
+        "SELECT tunnel_type, tunnel_key, inner_src_addr, inner_dst_addr, inner_src_port, inner_dst_port, \
+         inner_protocol, sum(packets) AS packets, sum(bytes) AS bytes, max(max_ip_len) AS max_ip_len \
+         FROM flows WHERE source_kind = 'pcap' AND tunnel_type = 'vxlan' AND inner_protocol IN (1, 6) \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY 3, 4, 5, 6, 7",
+    )
+}
+
+#[test]
+fn live_capture_yields_the_flows_of_the_capture_file() {
+    let test = "live_capture_yields_the_flows_of_the_capture_file";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(capture) = lab_with(test, "l2-control", dir.path(), true) else { return };
+    let file_store = dir.path().join("file-store");
+    process::run(&["ingest", "--quiet", "--data", file_store.to_str().unwrap(), capture.to_str().unwrap()]);
+    let (live, file) = (tunnel_flows(&dir.path().join("live")), tunnel_flows(&file_store));
+    assert!(file.lines().count() >= 5, "the lab's traffic is missing:\n{file}");
+    assert_eq!(live, file, "live capture against the capture file");
+}
+
+#[test]
+fn capturing_on_a_missing_interface_is_an_error_that_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = process::plumb()
+        .args(["collect", "--interface", "plumb-nope0", "--data", dir.path().to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("plumb-nope0") && (err.contains("ip link") || err.contains("CAP_NET_RAW")), "{err}");
+}
+
+#[test]
+fn capturing_without_the_capability_is_an_error_that_says_what_to_do() {
+    let test = "capturing_without_the_capability_is_an_error_that_says_what_to_do";
+    if !process::have("setpriv") {
+        return skip(test, "setpriv (util-linux) is not installed");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Bounded: were the capability not dropped, the collector would run until stopped.
+    let out = Command::new("timeout")
+        .args(["20", "setpriv", "--bounding-set", "-net_raw,-net_admin", "--inh-caps", "-net_raw,-net_admin"])
+        .arg(env!("CARGO_BIN_EXE_plumb"))
+        .args(["collect", "--interface", "lo", "--data", dir.path().to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("setpriv:") {
+        return skip(test, &format!("setpriv cannot drop capabilities here: {err}"));
+    }
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("CAP_NET_RAW") && err.contains("lo"), "{err}");
 }

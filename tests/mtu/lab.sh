@@ -14,7 +14,9 @@
 #                    frag-needed is dropped by an nftables rule in its output hook.
 # blackhole-control  the same path without the drop rule: the ICMP reaches the sender.
 #
-# Writes OUT_DIR/capture.pcap and OUT_DIR/traffic.log. Exits 3 with "SKIP: why" on stdout
+# Writes OUT_DIR/capture.pcap and OUT_DIR/traffic.log. With PLUMB_LIVE=/path/to/plumb,
+# `plumb collect --interface` also captures the same link into the store OUT_DIR/live,
+# started before the traffic and stopped with SIGTERM after it. Exits 3 with "SKIP: why" on stdout
 # when the lab cannot be made here (not root, no namespaces, a tool missing). Everything it
 # starts is stopped by PID and every namespace removed on exit.
 set -euo pipefail
@@ -125,6 +127,19 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
+if [ -n "${PLUMB_LIVE:-}" ]; then
+  # Its own metrics port and no UDP listener: only the capture is under test.
+  ip netns exec "$s" "$PLUMB_LIVE" collect --interface "${id}a" --data "$out/live" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:9464 --flush-interval 1 >"$out/live.log" 2>&1 &
+  live_pid=$!
+  pids+=("$live_pid")
+  for _ in $(seq 100); do
+    grep -q "listening on" "$out/live.log" 2>/dev/null && break
+    kill -0 "$live_pid" 2>/dev/null || { cat "$out/live.log" >&2; exit 1; }
+    sleep 0.1
+  done
+fi
+
 log="$out/traffic.log"
 : >"$log"
 {
@@ -141,3 +156,7 @@ echo "== iperf3" >>"$log"
 ip netns exec "$s" timeout 8 iperf3 -c "$peer" -n 4M -b 100M --connect-timeout 3000 >>"$log" 2>&1 \
   && echo "iperf3: completed" >>"$log" || echo "iperf3: did not complete" >>"$log"
 sleep 0.5
+if [ -n "${PLUMB_LIVE:-}" ]; then
+  kill -TERM "$live_pid"
+  wait "$live_pid" || { cat "$out/live.log" >&2; exit 1; }
+fi

@@ -491,7 +491,8 @@ impl Dissector {
                 let mut icmp = Icmp {
                     msg_type: m.msg_type(),
                     code: m.code(),
-                    mtu: m.next_hop_mtu().map(u32::from),
+                    // Pre-RFC-1191 routers send a next-hop MTU of 0: no MTU at all.
+                    mtu: m.next_hop_mtu().filter(|&v| v != 0).map(u32::from),
                     quoted: None,
                 };
                 let quoted = m.quoted().filter(|q| !q.is_empty()).map(quote).transpose();
@@ -530,7 +531,10 @@ impl Dissector {
                     Ok((t, payload_step(g.protocol(), inner)))
                 }),
                 UdpTunnel::GreInUdp => {
-                    return self.gre(u.payload(), d, tunnel(TunnelKind::GreInUdp, None, 0));
+                    match self.gre(u.payload(), d, tunnel(TunnelKind::GreInUdp, None, 0)) {
+                        Ok(step) => return Ok(step),
+                        Err(e) => Err(e),
+                    }
                 }
                 UdpTunnel::MplsInUdp => mpls::pop_stack(u.payload()).map(|(label, _)| {
                     (

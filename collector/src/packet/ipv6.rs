@@ -127,7 +127,8 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Packet<&'a T> {
         let mut rest = self.payload();
         let mut fragment = None;
         let mut ext_len = 0usize;
-        for _ in 0..MAX_EXTENSIONS {
+        // One more turn than the bound: after the last allowed header, the upper layer.
+        for _ in 0..=MAX_EXTENSIONS {
             if !is_extension(next) {
                 return Ok(UpperLayer { protocol: next, payload: rest, fragment, ext_len });
             }

@@ -149,13 +149,14 @@ pub(crate) fn put32(b: &mut [u8], at: usize, v: u32) {
 
 /// The Internet checksum (RFC 1071) of `data`, folded.
 pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum = 0u32;
+    // A u64 holds the sum of any slice a process can hold without overflowing.
+    let mut sum = 0u64;
     let mut chunks = data.chunks_exact(2);
     for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+        sum += u16::from_be_bytes([c[0], c[1]]) as u64;
     }
     if let [last] = chunks.remainder() {
-        sum += (*last as u32) << 8;
+        sum += (*last as u64) << 8;
     }
     while sum > 0xFFFF {
         sum = (sum & 0xFFFF) + (sum >> 16);

@@ -132,6 +132,9 @@ pub struct Flow {
     pub peer_mss: Option<u16>,
     next_seq: Option<u32>,
     max_payload: u32,
+    /// The last data segment: its sequence number, IP identification and time, to tell a
+    /// second copy of one packet (a capture on two interfaces, `-i any`) from a resend.
+    last_segment: Option<(u32, u32, i64)>,
 }
 
 impl Flow {
@@ -167,7 +170,8 @@ impl Flow {
     pub fn restart(&mut self, d: &Dissection, ts_us: i64) {
         let (mss, peer_mss, next_seq, max_payload) =
             (self.mss, self.peer_mss, self.next_seq, self.max_payload);
-        *self = Flow { mss, peer_mss, next_seq, max_payload, ..Flow::start(d, ts_us) };
+        let last_segment = self.last_segment;
+        *self = Flow { mss, peer_mss, next_seq, max_payload, last_segment, ..Flow::start(d, ts_us) };
     }
 
     /// Adds one packet. Returns true when it ends the flow (FIN or RST).
@@ -182,6 +186,8 @@ impl Flow {
         }
         if d.ips().iter().any(|ip| ip.is_fragment()) {
             self.fragments += 1;
+        }
+        if d.ips().iter().any(|ip| ip.more_frags) {
             self.fragment_flags |= FRAG_MF;
         }
         if let Some(mtu) = d.icmp.and_then(|i| i.mtu) {
@@ -198,16 +204,16 @@ impl Flow {
         }
         let offload = self.is_offload_segment(t.payload_len);
         self.add_lengths(d, offload);
-        if !offload {
-            self.track_retransmission(t.seq, t.payload_len);
-        }
+        let ident = d.innermost().map_or(0, |ip| ip.ident);
+        self.track_retransmission(t.seq, t.payload_len, offload, (ident, ts_us));
         t.tcp_flags & (tcp::flags::FIN | tcp::flags::RST) != 0
     }
 
-    /// A TCP segment larger than the other side's MSS was cut into MSS-size segments by
-    /// the NIC (or glued together by GRO) after the capture saw it.
+    /// A TCP segment larger than the other side's MSS (which bounds what this side sends)
+    /// was cut into MSS-size segments by the NIC (or glued together by GRO) after the
+    /// capture saw it.
     fn is_offload_segment(&self, payload_len: u32) -> bool {
-        self.peer_mss.or(self.mss).is_some_and(|mss| payload_len > mss as u32)
+        self.peer_mss.is_some_and(|mss| payload_len > mss as u32)
     }
 
     fn add_lengths(&mut self, d: &Dissection, offload: bool) {
@@ -230,21 +236,38 @@ impl Flow {
 
     /// A segment that carries only data already sent is a retransmission; one as large as
     /// the largest the flow has sent is a full-size one, the signature of a path-MTU black
-    /// hole when they repeat.
-    fn track_retransmission(&mut self, seq: u32, payload_len: u32) {
+    /// hole when they repeat. An offload super-packet moves the sequence on but is no size
+    /// to compare with; a second copy of the same packet (same IP identification, or for
+    /// IPv6 within 100 µs) is the capture seeing it twice, not a resend.
+    fn track_retransmission(
+        &mut self,
+        seq: u32,
+        payload_len: u32,
+        offload: bool,
+        (ident, ts_us): (u32, i64),
+    ) {
         if payload_len == 0 {
+            return;
+        }
+        let copy = self
+            .last_segment
+            .is_some_and(|(s, i, t)| s == seq && (i == ident && ident != 0 || ts_us - t < 100));
+        self.last_segment = Some((seq, ident, ts_us));
+        if copy {
             return;
         }
         let end = seq.wrapping_add(payload_len);
         match self.next_seq {
             Some(next) if (end.wrapping_sub(next) as i32) <= 0 => {
-                if payload_len >= self.max_payload {
+                if !offload && payload_len >= self.max_payload {
                     self.full_size_retransmits += 1;
                 }
             }
             _ => self.next_seq = Some(end),
         }
-        self.max_payload = self.max_payload.max(payload_len);
+        if !offload {
+            self.max_payload = self.max_payload.max(payload_len);
+        }
     }
 
     /// The `flows` row of this flow.

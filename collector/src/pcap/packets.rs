@@ -67,6 +67,11 @@ impl PacketFlows {
         (self.out.len() >= self.batch_rows).then(|| self.out.finish())
     }
 
+    /// The rows of flows ended so far, if any (live capture hands them on at an interval).
+    pub fn take(&mut self) -> Option<RecordBatch> {
+        (!self.out.is_empty()).then(|| self.out.finish())
+    }
+
     /// Ends every flow and returns the rows not yet handed out.
     pub fn finish(&mut self) -> RecordBatch {
         self.table.flush(&mut self.out);

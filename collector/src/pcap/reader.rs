@@ -50,6 +50,16 @@ struct Interface {
     offset: u64,
 }
 
+/// A pcapng timestamp in µs since the epoch. pcap-parser's own conversion adds the
+/// interface's offset without a bound and overflows (a panic in a debug build) on a crafted
+/// file; this saturates instead.
+fn ng_time_us(high: u32, low: u32, i: &Interface) -> i64 {
+    let ts = ((high as u64) << 32) | low as u64;
+    let secs = (ts / i.resolution).saturating_add(i.offset);
+    let frac_us = ((ts % i.resolution) as u128 * 1_000_000 / i.resolution as u128) as u64;
+    secs.saturating_mul(1_000_000).saturating_add(frac_us).min(i64::MAX as u64) as i64
+}
+
 /// Calls `f` for every frame of a pcap or pcapng stream, in file order. Returns the number
 /// of frames. A truncated last block ends the stream quietly (captures are often cut).
 pub fn for_each_frame<R: Read + Send>(reader: R, mut f: impl FnMut(Frame<'_>)) -> Result<u64, CaptureError> {
@@ -83,12 +93,10 @@ pub fn for_each_frame<R: Read + Send>(reader: R, mut f: impl FnMut(Frame<'_>)) -
                     }
                     PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
                         if let Some(i) = ifaces.get(epb.if_id as usize) {
-                            let (secs, frac) = epb.decode_ts(i.offset, i.resolution);
-                            let frac_us = (frac as u128 * 1_000_000 / i.resolution as u128) as i64;
                             let len = (epb.caplen as usize).min(epb.data.len());
                             frames += 1;
                             f(Frame {
-                                ts_us: secs as i64 * 1_000_000 + frac_us,
+                                ts_us: ng_time_us(epb.ts_high, epb.ts_low, i),
                                 linktype: i.linktype,
                                 data: &epb.data[..len],
                             });
@@ -134,6 +142,14 @@ pub fn for_each_frame<R: Read + Send>(reader: R, mut f: impl FnMut(Frame<'_>)) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_pcapng_timestamps_saturate() {
+        let i = Interface { linktype: 1, resolution: 1, offset: u64::MAX - 5 };
+        assert_eq!(ng_time_us(u32::MAX, u32::MAX, &i), i64::MAX);
+        let us = Interface { linktype: 1, resolution: 1_000_000, offset: 0 };
+        assert_eq!(ng_time_us(0, 1_500_000, &us), 1_500_000);
+    }
 
     #[test]
     fn magic_numbers() {

@@ -68,6 +68,16 @@ impl TableStats {
 
 const NIL: u32 = u32::MAX;
 
+/// A hash seed per table: the keys are addresses and ports anyone can send, so a fixed,
+/// public seed would let crafted traffic collide on purpose. Rows do not depend on it
+/// (they come out in the order of the recency list).
+fn seed() -> u64 {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let here = &nanos as *const u64 as u64;
+    nanos ^ here.rotate_left(32) ^ 0x9E37_79B9_7F4A_7C15
+}
+
 struct Slot {
     key: FlowKey,
     flow: Flow,
@@ -97,7 +107,7 @@ impl FlowTable {
             observer,
             index: HashMap::with_capacity_and_hasher(
                 cfg.max_flows.min(1 << 16),
-                FixedState::with_seed(0x706c756d62),
+                FixedState::with_seed(seed()),
             ),
             slots: Vec::new(),
             free: Vec::new(),

@@ -39,10 +39,14 @@ impl Run {
     }
 }
 
-/// A TCP segment from A to B (or back), inside VXLAN 5001 when `vni` is set.
+/// A TCP segment from A to B (or back), inside VXLAN 5001 when `vni` is set. Each gets an
+/// IP identification of its own, as a sender's packets do.
 fn seg(forward: bool, seq: u32, flags: u16, mss: Option<u16>, len: usize, vni: Option<u32>) -> Vec<u8> {
+    static IDENT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(1);
     let (s, d, sp, dp) = if forward { (A, B, 40000, 443) } else { (B, A, 443, 40000) };
-    let ip = ip4(s, d, proto::TCP, true, &tcp_seg(sp, dp, seq, flags, mss, len));
+    let mut ip = ip4(s, d, proto::TCP, true, &tcp_seg(sp, dp, seq, flags, mss, len));
+    let ident = IDENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ipv4::Packet::new_unchecked(&mut ip[..]).set_ident(ident);
     match vni {
         Some(v) => eth(ethertype::IPV4, &vtep(v, &eth(ethertype::IPV4, &ip))),
         None => eth(ethertype::IPV4, &ip),
@@ -118,8 +122,12 @@ fn full_size_segments_sent_again_are_counted() {
     }
     // A smaller probe of the same data (PLPMTUD) is not a full-size retransmission.
     r.packet(2.0, &seg(true, 2400, ACK, None, 1000, None));
+    // The same packet seen twice (a capture on two interfaces) is no resend either.
+    let twice = seg(true, 2400, ACK, None, 1400, None);
+    r.packet(3.0, &twice);
+    r.packet(3.00001, &twice);
     let b = r.finish();
-    assert_eq!(u64_at(&b, "full_size_retransmits", 0), Some(3));
+    assert_eq!(u64_at(&b, "full_size_retransmits", 0), Some(4));
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub struct Metrics {
     pub compaction_errors: IntCounter,
     pub compaction_seconds: Histogram,
     pub batch_rows: HistogramVec,
+    pub capture_packets: IntCounterVec,
+    pub capture_dropped: IntCounterVec,
+    pub capture_flows: IntCounterVec,
     exporters: ExporterLabels,
 }
 
@@ -229,6 +232,26 @@ impl Metrics {
                 r.register(Box::new(h.clone())).expect("metric defined once");
                 h
             },
+            capture_packets: counter_vec(
+                &r,
+                "plumb_capture_packets_total",
+                "Packets read from a live capture (plumb collect --interface), by interface.",
+                &["interface"],
+            ),
+            capture_dropped: counter_vec(
+                &r,
+                "plumb_capture_dropped_packets_total",
+                "Packets a live capture lost: `buffer` when the capture buffer was full (plumb fell behind), \
+                 `interface` when the interface or driver dropped them first.",
+                &["interface", "stage"],
+            ),
+            capture_flows: counter_vec(
+                &r,
+                "plumb_capture_flows_total",
+                "Flows written from captured packets, by interface and why they ended \
+                 (idle, active, fin, end, evicted: the table was full).",
+                &["interface", "end"],
+            ),
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
         }

@@ -6,6 +6,7 @@
 //! own thread. On shutdown every worker sends its last batch (blocking: nothing accepted
 //! is lost), saves its decoder state, and the store commits everything.
 
+mod capture;
 mod compaction;
 mod sink;
 mod state;
@@ -17,7 +18,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use plumb_collector::addr;
 use plumb_collector::listen::bind_udp;
+use plumb_collector::listen::capture::LiveCapture;
+use plumb_collector::pcap::PacketFlows;
 use plumb_exporters::prometheus::Metrics;
 use plumb_store::FlowStore;
 
@@ -37,6 +41,15 @@ pub fn run(a: CollectArgs) -> Result<()> {
     }
     if let Some(f) = a.flush_interval {
         cfg.store.flush_interval_secs = f;
+    }
+    if !a.interface.is_empty() {
+        cfg.capture.interfaces = a.interface.clone();
+    }
+    // Open the interfaces before anything else starts: a missing one or a missing
+    // permission is an error at start, not a log line later.
+    let mut captures = Vec::new();
+    for name in &cfg.capture.interfaces {
+        captures.push(LiveCapture::open(name, cfg.capture_options())?);
     }
     let data = a.store.data.clone().unwrap_or_else(|| cfg.store.data_dir.clone());
     let state_dir = a
@@ -107,6 +120,23 @@ pub fn run(a: CollectArgs) -> Result<()> {
                     .spawn(move || worker::run(bound.socket, dec, ctx))?,
             );
         }
+    }
+    for live in captures {
+        let name = live.interface().to_string();
+        let observer = addr::from_ip(cfg.capture.observer);
+        let ctx = capture::CaptureContext {
+            flows: PacketFlows::new(cfg.dissector(), cfg.table_config(), observer, cfg.collector.batch_rows),
+            batch_interval: Duration::from_millis(cfg.collector.batch_interval_ms.max(1)),
+            metrics: metrics.clone(),
+            sinks: sinks.clone(),
+            shutdown: shutdown.clone(),
+        };
+        tracing::info!("capturing on {name}");
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("capture-{name}"))
+                .spawn(move || capture::run(live, ctx))?,
+        );
     }
     drop(sinks);
     tracing::info!(
