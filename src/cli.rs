@@ -242,6 +242,11 @@ pub struct ReplayArgs {
     /// Send data records only: template sets are removed and template-only datagrams skipped.
     #[arg(long)]
     pub skip_templates: bool,
+    /// Make a looped file look like a live exporter: each loop after the first continues
+    /// every exporter's sequence numbers where the file left them and moves the export
+    /// times in the message headers on by the file's span (NetFlow v5/v9, IPFIX).
+    #[arg(long)]
+    pub rewrite_sequence: bool,
     /// Extra UDP port that carries flow exports in captures (repeatable).
     #[arg(long, value_name = "PORT")]
     pub port: Vec<u16>,

@@ -151,6 +151,14 @@ impl Decoder {
         outcome
     }
 
+    /// The sequence number the next message of (exporter, version, domain) should carry,
+    /// after what this decoder has seen (`plumb replay --rewrite-sequence` continues a
+    /// looped file from it). The domain is the IPFIX observation domain, the v9 source id,
+    /// or v5's engine type · 256 + engine id.
+    pub fn next_sequence(&self, exporter: Addr16, version: u8, domain: u32) -> Option<u32> {
+        self.seq.next_expected(exporter, version, domain)
+    }
+
     /// Data sets currently held for missing templates.
     pub fn pending_sets(&self) -> usize {
         self.pending.len()

@@ -31,6 +31,8 @@ struct Expect {
     /// The exporter numbers each message after counting its own units and template
     /// records (softflowd 1.1), rather than before.
     counts_own: bool,
+    /// The next number under that rule: the previous one plus its flow records.
+    own_next: u32,
 }
 
 /// What one message carried, in the units sequence numbers may count.
@@ -109,10 +111,21 @@ impl SequenceTracker {
                 }
             }
         }
-        let next = Expect { next: seq.wrapping_add(c.units), prev: seq, known: !resync, counts_own };
+        let own_next = seq.wrapping_add(c.flow_records);
+        let next =
+            Expect { next: seq.wrapping_add(c.units), prev: seq, known: !resync, counts_own, own_next };
         *dom = next;
         *exp = next;
         out
+    }
+}
+
+impl SequenceTracker {
+    /// The sequence number the next message of this scope should carry, by the rule the
+    /// exporter was seen to follow; `None` before a countable message.
+    pub fn next_expected(&self, exporter: Addr16, version: u8, domain: u32) -> Option<u32> {
+        let e = self.per_domain.get(&(exporter, version, domain)).filter(|e| e.known)?;
+        Some(if e.counts_own { e.own_next } else { e.next })
     }
 }
 
@@ -121,6 +134,15 @@ mod tests {
     use super::*;
 
     const E: Addr16 = [1; 16];
+
+    #[test]
+    fn tells_the_next_number_expected() {
+        let mut t = SequenceTracker::new(100);
+        assert_eq!(t.next_expected(E, 10, 0), None);
+        t.observe(E, 10, 0, 100, Counted::units(5), false);
+        assert_eq!(t.next_expected(E, 10, 0), Some(105));
+        assert_eq!(t.next_expected(E, 10, 1), None);
+    }
 
     #[test]
     fn counts_missing_units() {

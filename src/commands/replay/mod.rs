@@ -1,5 +1,7 @@
 //! `plumb replay`: send the flow exports of a file to a collector, paced.
 
+mod sequence;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
@@ -23,7 +25,10 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     if datagrams.is_empty() {
         bail!("{}: no flow exports found (captures: add the export port with --port)", a.file.display());
     }
-    let records = record_counts(&datagrams);
+    let (records, dec) = record_counts(&datagrams);
+    let rewriter =
+        a.rewrite_sequence.then(|| sequence::Rewriter::new(&datagrams, |e, v, d| dec.next_sequence(e, v, d)));
+    let mut scratch = Vec::with_capacity(65_536);
     let sockets = bind_sources(&datagrams, target)?;
     if let Some(cpu) = a.cpu {
         pin_to_cpu(cpu)?;
@@ -39,7 +44,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     let mut round = 0u64;
     'outer: while a.loops == 0 || round < a.loops {
         round += 1;
-        for ((src, payload), n_records) in datagrams.iter().zip(&records) {
+        for (i, ((src, payload), n_records)) in datagrams.iter().zip(&records).enumerate() {
             if in_tick >= per_tick {
                 in_tick = 0;
                 next_tick += tick;
@@ -51,6 +56,10 @@ pub fn run(a: ReplayArgs) -> Result<()> {
                     break 'outer;
                 }
             }
+            let payload = match &rewriter {
+                Some(r) => r.apply(i, round - 1, payload, &mut scratch),
+                None => payload,
+            };
             match sockets[src].send_to(payload, target) {
                 Ok(n) => {
                     sent += 1;
@@ -114,7 +123,7 @@ fn load(a: &ReplayArgs) -> Result<Vec<(IpAddr, Vec<u8>)>> {
 /// Flow records in each datagram, as plumb's decoder counts them once every template of
 /// the file is known (a first pass learns the templates), so a run can be checked against
 /// what the collector stored.
-fn record_counts(datagrams: &[(IpAddr, Vec<u8>)]) -> Vec<u64> {
+fn record_counts(datagrams: &[(IpAddr, Vec<u8>)]) -> (Vec<u64>, Decoder) {
     let mut dec = Decoder::new(DecoderConfig::default());
     let mut out = FlowBuilders::with_capacity(1024);
     let mut pass = |count: bool| -> Vec<u64> {
@@ -130,7 +139,8 @@ fn record_counts(datagrams: &[(IpAddr, Vec<u8>)]) -> Vec<u64> {
             .collect()
     };
     pass(false);
-    pass(true)
+    let counts = pass(true);
+    (counts, dec)
 }
 
 /// One socket per original exporter; to a loopback target each gets 127.0.0.N.
