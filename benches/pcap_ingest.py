@@ -21,6 +21,7 @@ import shutil
 import statistics
 import struct
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -81,13 +82,23 @@ def generate(path: Path, target_bytes: int, seed: int) -> int:
     return packets
 
 
-def run_timed(cmd, env=None):
-    t0 = time.time()
-    r = subprocess.run(["/usr/bin/time", "-f", "%U %S %M"] + cmd, capture_output=True, text=True, env=env)
-    wall = time.time() - t0
-    if r.returncode != 0:
-        sys.exit(f"{cmd[0]} failed:\n{r.stderr[-2000:]}")
-    user, sys_, rss = r.stderr.strip().splitlines()[-1].split()
+def run_timed(cmd):
+    """Wall seconds, CPU seconds and peak RSS MiB of one run; the tool's own output is
+    discarded (softflowd was seen to wait forever on its control socket with a pipe there)."""
+    with tempfile.NamedTemporaryFile("r") as stats:
+        t0 = time.time()
+        try:
+            r = subprocess.run(["/usr/bin/time", "-o", stats.name, "-f", "%U %S %M"] + cmd, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        except subprocess.TimeoutExpired:
+            # softflowd 1.1 sometimes never returns from accept() on its control socket
+            # after the file ends; such a run is left out, and said so.
+            subprocess.run(["pkill", "-x", cmd[0]])
+            return None
+        wall = time.time() - t0
+        if r.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed with {r.returncode}")
+        user, sys_, rss = stats.read().strip().splitlines()[-1].split()
     return wall, float(user) + float(sys_), int(rss) // 1024
 
 
@@ -99,15 +110,21 @@ def main():
     ap.add_argument("--plumb", default=str(Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "release/plumb"))
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
+    # softflowd stalls on relative paths (it changes directory): everything absolute.
+    a.work = a.work.resolve()
     cap = a.work / f"vxlan-{a.mb}mb.pcap"
     if not cap.exists():
         n = generate(cap.with_suffix(".tmp"), a.mb * 1_000_000, seed=7)
         cap.with_suffix(".tmp").rename(cap)
         print(f"generated {cap}: {n} packets", file=sys.stderr)
     size = cap.stat().st_size
+    ctl = tempfile.mkdtemp(prefix="sf", dir="/tmp")
+    os.chmod(ctl, 0o755)
     tools = {
         "plumb": lambda out: [a.plumb, "ingest", "--quiet", "--data", str(out), str(cap)],
-        "softflowd -r": lambda out: ["softflowd", "-r", str(cap), "-n", "127.0.0.1:9", "-d", "-c", str(out / "ctl"), "-p", str(out / "pid")],
+        # softflowd 1.1 was seen to wait forever on its control socket unless its folder is
+        # short-named and open to other users (it drops privileges).
+        "softflowd -r": lambda out: ["softflowd", "-r", str(cap), "-n", "127.0.0.1:9", "-d", "-c", f"{ctl}/ctl", "-p", f"{ctl}/pid"],
         "nfpcapd -r": lambda out: ["nfpcapd", "-r", str(cap), "-w", str(out)],
     }
     results = {k: [] for k in tools}
@@ -117,6 +134,8 @@ def main():
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir()
             results[name].append(run_timed(cmd(out)))
+            last = results[name][-1]
+            print(f"run {i + 1} {name}: " + (f"{last[0]:.2f} s" if last else "hung"), file=sys.stderr)
             if name == "plumb" and i == 0:
                 q = subprocess.run([a.plumb, "query", "--data", str(out), "--format", "csv",
                                     "SELECT count(*), sum(packets) FROM flows WHERE source_kind = 'pcap'"],
@@ -127,6 +146,13 @@ def main():
     print("| tool | wall s | MB/s | packets/s | CPU s | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     for name, rs in results.items():
+        hung = sum(r is None for r in rs)
+        rs = [r for r in rs if r is not None]
+        if not rs:
+            print(f"| {name} | did not exit within 60 s in any run | | | | |")
+            continue
+        if hung:
+            name = f"{name} ({hung} of {a.runs} runs hung, left out)"
         wall = statistics.median(r[0] for r in rs)
         cpu = statistics.median(r[1] for r in rs)
         rss = max(r[2] for r in rs)

@@ -2,6 +2,7 @@
 # Builds the fuzzer's seed corpus from the repository's fixtures/, in the target's framing
 # (exporter byte, 2-byte length, datagram): each corpus group's raw files in template
 # order, and the UDP payloads of every capture, OVS ones included (tshark). Output: corpus/decode_datagrams/.
+# For dissect_packets, every capture's frames (link-type byte, 2-byte length, frame): corpus/dissect_packets/.
 set -euo pipefail
 cd "$(dirname "$0")"
 fixtures=../../fixtures
@@ -41,5 +42,33 @@ for name in sorted(os.listdir(ovs)) if os.path.isdir(ovs) else []:
         if chunks:
             open(os.path.join(out, f"seed-{n:03}"), "wb").write(frame(chunks)[:1 << 20])
             n += 1
+print(f"{n} seeds in {out}")
+PY
+
+python3 - "$fixtures" corpus/dissect_packets <<'PY'
+import os, struct, sys
+fixtures, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+LINKTYPES = {1: 0, 101: 1, 113: 2, 276: 3, 0: 4, 108: 5, 228: 6, 229: 7}
+def frames(path):
+    data = open(path, "rb").read()
+    magic = data[:4]
+    if magic not in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+        return  # pcapng: the classic captures give enough seeds
+    e = "<" if magic == b"\xd4\xc3\xb2\xa1" else ">"
+    link = struct.unpack(e + "I", data[20:24])[0] & 0xFFFF
+    at = 24
+    while at + 16 <= len(data):
+        caplen = struct.unpack(e + "I", data[at + 8:at + 12])[0]
+        yield LINKTYPES.get(link, 0), data[at + 16:at + 16 + caplen]
+        at += 16 + caplen
+n = 0
+for root, _, names in os.walk(fixtures):
+    for name in sorted(names):
+        if name.endswith(".pcap"):
+            seed = b"".join(bytes([lt]) + struct.pack(">H", len(f)) + f for lt, f in frames(os.path.join(root, name)) if len(f) < 65536)
+            if seed:
+                open(os.path.join(out, f"seed-{n:03}"), "wb").write(seed[:1 << 20])
+                n += 1
 print(f"{n} seeds in {out}")
 PY

@@ -41,6 +41,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
     let mut packets =
         (!a.no_packets).then(|| PacketFlows::new(cfg.dissector(), cfg.table_config(), observer, BATCH_ROWS));
     let (mut datagrams, mut records, mut lost) = (0u64, 0u64, 0u64);
+    let started = std::time::Instant::now();
     // The store flushes on its own when its buffer fills: every flush counts.
     let mut committed = FlushReport::default();
     for path in &a.files {
@@ -76,7 +77,12 @@ pub fn run(a: IngestArgs) -> Result<()> {
                         push(&batch);
                     }
                     if p.stats.frames % PROGRESS_FRAMES == 0 {
-                        bar.set_message(format!("{} · {} packets", path.display(), p.stats.frames));
+                        let rate = p.stats.frames as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                        bar.set_message(format!(
+                            "{} · {} packets ({rate:.0}/s)",
+                            path.display(),
+                            p.stats.frames
+                        ));
                     }
                 }
             },

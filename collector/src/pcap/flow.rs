@@ -237,8 +237,8 @@ impl Flow {
     /// A segment that carries only data already sent is a retransmission; one as large as
     /// the largest the flow has sent is a full-size one, the signature of a path-MTU black
     /// hole when they repeat. An offload super-packet moves the sequence on but is no size
-    /// to compare with; a second copy of the same packet (same IP identification, or for
-    /// IPv6 within 100 µs) is the capture seeing it twice, not a resend.
+    /// to compare with; a second copy of the same packet (the same IP identification, or
+    /// within 100 µs, for IPv6 which has none) is the capture seeing it twice, not a resend.
     fn track_retransmission(
         &mut self,
         seq: u32,
