@@ -93,7 +93,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
         if summary.unreadable_frames > 0 {
             bar.suspend(|| {
                 eprintln!(
-                    "plumb: {}: {} of {} frames were skipped: a malformed or cut-short link, IP or UDP header, or a link type plumb does not read",
+                    "plumb: {}: {} of {} frames could not be read as flow exports: a malformed or cut-short link, IP or UDP header, or a link type plumb does not read",
                     path.display(),
                     summary.unreadable_frames,
                     summary.frames

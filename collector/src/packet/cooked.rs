@@ -198,7 +198,7 @@ impl Repr {
 
     /// The source MAC, when the address is one.
     pub fn mac(&self) -> Option<[u8; 6]> {
-        (self.addr_len == 6).then(|| self.addr[..6].try_into().unwrap())
+        (self.addr_len == 6).then(|| super::array(&self.addr, 0))
     }
 }
 

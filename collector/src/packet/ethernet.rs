@@ -1,6 +1,6 @@
 //! Ethernet II frames and 802.1Q / 802.1ad VLAN tags.
 
-use super::{Error, Layer, Result, be16, ethertype, put16};
+use super::{Error, Layer, Result, array, be16, ethertype, put16};
 
 /// A MAC address as six bytes.
 pub type Mac = [u8; 6];
@@ -40,11 +40,11 @@ impl<T: AsRef<[u8]>> Frame<T> {
     }
 
     pub fn dst_addr(&self) -> Mac {
-        self.buffer.as_ref()[field::DESTINATION].try_into().unwrap()
+        array(self.buffer.as_ref(), field::DESTINATION.start)
     }
 
     pub fn src_addr(&self) -> Mac {
-        self.buffer.as_ref()[field::SOURCE].try_into().unwrap()
+        array(self.buffer.as_ref(), field::SOURCE.start)
     }
 
     pub fn ethertype(&self) -> u16 {

@@ -1,7 +1,7 @@
 //! ICMPv4 messages (RFC 792), with the two things MTU work reads: the next-hop MTU of a
 //! "fragmentation needed" (type 3 code 4, RFC 1191) and the original header an error quotes.
 
-use super::{Error, Layer, Result, be16, checksum, put16};
+use super::{Error, Layer, Result, array, be16, checksum, put16};
 
 mod field {
     use crate::packet::{Field, Rest};
@@ -125,7 +125,7 @@ pub struct Repr {
 
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
-        let rest = p.buffer.as_ref()[field::REST].try_into().unwrap();
+        let rest = array(p.buffer.as_ref(), field::REST.start);
         Ok(Repr { msg_type: p.msg_type(), code: p.code(), rest, next_hop_mtu: p.next_hop_mtu() })
     }
 

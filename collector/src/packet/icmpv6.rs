@@ -1,7 +1,7 @@
 //! ICMPv6 messages (RFC 4443): the MTU of a Packet Too Big (type 2) and the invoking
 //! packet an error quotes.
 
-use super::{Error, Layer, Result, be16, be32};
+use super::{Error, Layer, Result, array, be16, be32};
 
 mod field {
     use crate::packet::{Field, Rest};
@@ -105,7 +105,7 @@ pub struct Repr {
 
 impl Repr {
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
-        let body = p.buffer.as_ref()[field::BODY].try_into().unwrap();
+        let body = array(p.buffer.as_ref(), field::BODY.start);
         Ok(Repr { msg_type: p.msg_type(), code: p.code(), body, mtu: p.mtu() })
     }
 

@@ -1,7 +1,7 @@
 //! IPv4 headers (RFC 791): the fields MTU work needs (total length, DF/MF, fragment
 //! offset) and the payload bounded by the total length.
 
-use super::{Error, Layer, Result, be16, checksum, put16};
+use super::{Error, Layer, Result, array, be16, checksum, put16};
 
 mod field {
     use crate::packet::Field;
@@ -128,11 +128,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn src_addr(&self) -> [u8; 4] {
-        self.buffer.as_ref()[field::SRC_ADDR].try_into().unwrap()
+        array(self.buffer.as_ref(), field::SRC_ADDR.start)
     }
 
     pub fn dst_addr(&self) -> [u8; 4] {
-        self.buffer.as_ref()[field::DST_ADDR].try_into().unwrap()
+        array(self.buffer.as_ref(), field::DST_ADDR.start)
     }
 
     /// Whether the header checksum is right (captures of offloading hosts often have 0).

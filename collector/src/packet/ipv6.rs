@@ -1,7 +1,7 @@
 //! IPv6 headers (RFC 8200): the fixed header, the walk over extension headers to the
 //! upper-layer protocol, and the fragment header.
 
-use super::{Error, Layer, Result, be16, be32, ip_protocol as proto, put16, put32};
+use super::{Error, Layer, Result, array, be16, be32, ip_protocol as proto, put16, put32};
 
 mod field {
     use crate::packet::Field;
@@ -72,11 +72,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     pub fn src_addr(&self) -> [u8; 16] {
-        self.buffer.as_ref()[field::SRC_ADDR].try_into().unwrap()
+        array(self.buffer.as_ref(), field::SRC_ADDR.start)
     }
 
     pub fn dst_addr(&self) -> [u8; 16] {
-        self.buffer.as_ref()[field::DST_ADDR].try_into().unwrap()
+        array(self.buffer.as_ref(), field::DST_ADDR.start)
     }
 
     pub fn is_truncated(&self) -> bool {

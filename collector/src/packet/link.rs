@@ -44,8 +44,10 @@ pub fn network(linktype: i32, frame: &[u8]) -> Result<Network<'_>> {
         IPV4 => bare(ethertype::IPV4, frame),
         IPV6 => bare(ethertype::IPV6, frame),
         NULL | LOOP => {
-            let fam: [u8; 4] = frame.get(..4).ok_or(Error::Truncated(Layer::Link))?.try_into().unwrap();
-            bare(family_ethertype(fam, linktype == NULL)?, &frame[4..])
+            if frame.len() < 4 {
+                return Err(Error::Truncated(Layer::Link));
+            }
+            bare(family_ethertype(super::array(frame, 0), linktype == NULL)?, &frame[4..])
         }
         LINUX_SLL => {
             let h = Sll::new_checked(frame)?;

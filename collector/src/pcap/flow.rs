@@ -2,7 +2,7 @@
 //! evidence it gathers packet by packet, the MTU evidence of the `flows` table among it.
 
 use crate::addr::Addr16;
-use crate::packet::dissect::{Dissection, TunnelKind};
+use crate::packet::dissect::{Dissection, IpHeader, TunnelKind};
 use crate::packet::{ip_protocol, tcp};
 use crate::schema::FlowRow;
 use crate::source_kind::SourceKind;
@@ -205,10 +205,10 @@ impl Flow {
             self.df_packets += 1;
             self.fragment_flags |= FRAG_DF;
         }
-        if d.ips().iter().any(|ip| ip.is_fragment()) {
-            self.fragments += 1;
-        }
-        if d.ips().iter().any(|ip| ip.more_frags) {
+        let (fragment, more) =
+            d.ips().iter().fold((false, false), |(f, m), ip| (f || ip.is_fragment(), m || ip.more_frags));
+        self.fragments += fragment as u64;
+        if more {
             self.fragment_flags |= FRAG_MF;
         }
         if let Some(mtu) = d.icmp.and_then(|i| i.mtu) {
@@ -216,7 +216,7 @@ impl Flow {
         }
         let Some(t) = d.transport.filter(|_| d.innermost().is_some_and(|ip| ip.protocol == ip_protocol::TCP))
         else {
-            self.add_lengths(d, false);
+            self.add_lengths(outer, d, false);
             return false;
         };
         self.tcp_flags |= t.tcp_flags;
@@ -224,7 +224,7 @@ impl Flow {
             self.mss = t.mss;
         }
         let offload = self.is_offload_segment(t.payload_len);
-        self.add_lengths(d, offload);
+        self.add_lengths(outer, d, offload);
         let ident = d.innermost().map_or(0, |ip| ip.ident);
         self.track_retransmission(t.seq, t.payload_len, offload, (ident, ts_us));
         t.tcp_flags & (tcp::flags::FIN | tcp::flags::RST) != 0
@@ -237,8 +237,7 @@ impl Flow {
         self.peer_mss.is_some_and(|mss| payload_len > mss as u32)
     }
 
-    fn add_lengths(&mut self, d: &Dissection, offload: bool) {
-        let outer = d.outer().expect("checked by the caller");
+    fn add_lengths(&mut self, outer: &IpHeader, d: &Dissection, offload: bool) {
         let inner_len = d.inner().map(|ip| (ip.total_len, ip.len_from_capture));
         let too_long = |len: u32, from_capture: bool| from_capture || len > MAX_WIRE_IP_LEN;
         if offload

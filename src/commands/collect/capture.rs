@@ -11,7 +11,7 @@ use plumb_collector::listen::capture::{CaptureCounts, LiveCapture};
 use plumb_collector::pcap::{PacketFlows, TableStats};
 use plumb_exporters::prometheus::Metrics;
 
-use super::sink::Sink;
+use super::sink::{self, Sink};
 
 pub struct CaptureContext {
     pub flows: PacketFlows,
@@ -68,15 +68,7 @@ pub fn run(mut live: LiveCapture, mut ctx: CaptureContext) {
 }
 
 fn emit(batch: RecordBatch, ctx: &CaptureContext, label: &str, blocking: bool) {
-    let batch = Arc::new(batch);
-    ctx.metrics.batch_rows.with_label_values(&[label]).observe(batch.num_rows() as f64);
-    for s in &ctx.sinks {
-        if blocking {
-            s.send_blocking(batch.clone(), &ctx.metrics);
-        } else {
-            s.offer(batch.clone(), &ctx.metrics);
-        }
-    }
+    sink::emit(batch, &ctx.sinks, &ctx.metrics, label, blocking);
 }
 
 fn publish(live: &mut LiveCapture, ctx: &CaptureContext, label: &str, p: &mut Published) {

@@ -44,6 +44,21 @@ const COMMIT_DEPTH: usize = 32;
 /// The store thread; it returns the rows it committed.
 pub type StoreThread = JoinHandle<anyhow::Result<u64>>;
 
+/// Hands a finished batch to every sink: offered (dropped and counted when a queue is
+/// full) while running, blocking at shutdown so nothing accepted is lost. `label` is the
+/// listener or interface the batch came from.
+pub fn emit(batch: RecordBatch, sinks: &[Sink], metrics: &Metrics, label: &str, blocking: bool) {
+    let batch = Arc::new(batch);
+    metrics.batch_rows.with_label_values(&[label]).observe(batch.num_rows() as f64);
+    for s in sinks {
+        if blocking {
+            s.send_blocking(batch.clone(), metrics);
+        } else {
+            s.offer(batch.clone(), metrics);
+        }
+    }
+}
+
 /// Starts the store thread; it ends when every sender is gone, after a final flush and
 /// every queued commit, and returns the rows it committed.
 pub fn spawn_store(

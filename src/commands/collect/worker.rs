@@ -13,7 +13,7 @@ use plumb_collector::netflow::Decoder;
 use plumb_collector::schema::FlowBuilders;
 use plumb_exporters::prometheus::{LocalCounters, Metrics};
 
-use super::sink::Sink;
+use super::sink::{self, Sink};
 
 pub struct WorkerContext {
     /// The listen address, as the `listener` label.
@@ -98,17 +98,8 @@ fn plumb_collector_now_us() -> i64 {
 }
 
 fn emit(out: &mut FlowBuilders, ctx: &WorkerContext, blocking: bool) {
-    if out.is_empty() {
-        return;
-    }
-    let batch = Arc::new(out.finish());
-    ctx.metrics.batch_rows.with_label_values(&[&ctx.label]).observe(batch.num_rows() as f64);
-    for s in &ctx.sinks {
-        if blocking {
-            s.send_blocking(batch.clone(), &ctx.metrics);
-        } else {
-            s.offer(batch.clone(), &ctx.metrics);
-        }
+    if !out.is_empty() {
+        sink::emit(out.finish(), &ctx.sinks, &ctx.metrics, &ctx.label, blocking);
     }
 }
 

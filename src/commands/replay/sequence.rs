@@ -26,7 +26,7 @@ struct Header {
 
 /// Reads the header of a NetFlow v5/v9 or IPFIX message; `None` for anything else.
 fn header(msg: &[u8]) -> Option<Header> {
-    let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().unwrap()));
+    let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     match msg.get(..2)? {
         [0, 5] => {
             let engine = u16::from_be_bytes([*msg.get(20)?, *msg.get(21)?]) as u32;
