@@ -72,3 +72,11 @@ for root, _, names in os.walk(fixtures):
                 n += 1
 print(f"{n} seeds in {out}")
 PY
+
+# For read_captures, the capture files themselves (the fuzzer's default -max_len keeps
+# their first 4 KiB; pass -max_len=65536 to go further).
+mkdir -p corpus/read_captures
+find "$fixtures" -name '*.pcap' -o -name '*.pcapng' | sort | while read -r f; do
+  head -c 65536 "$f" > "corpus/read_captures/$(basename "$f")"
+done
+echo "$(ls corpus/read_captures | wc -l) seeds in corpus/read_captures"

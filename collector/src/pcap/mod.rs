@@ -10,5 +10,5 @@ pub mod table;
 
 pub use flow::{EndReason, Flow, FlowKey};
 pub use packets::{PacketFlows, PacketStats};
-pub use reader::{CaptureError, Frame, for_each_frame, is_capture};
+pub use reader::{CaptureError, Frame, PROGRESS_STEP, for_each_frame, for_each_frame_in, is_capture};
 pub use table::{FlowTable, TableConfig, TableStats};
