@@ -10,9 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "plumb",
     version,
     about = "Flow telemetry collector and analyzer for virtualized data centres",
-    long_about = "plumb collects NetFlow v5/v9 and IPFIX (with VMware vDS and Open vSwitch elements) \
-from your switches into a local Parquet store that you query with SQL. (sFlow datagrams are recognised \
-and counted; decoding them is not in this version.)\n\n\
+    long_about = "plumb collects NetFlow v5/v9, IPFIX (with VMware vDS and Open vSwitch elements) and \
+sFlow v5 flow samples from your switches, and turns packet captures into flows, into a local Parquet store \
+that you query with SQL. (sFlow counter samples and drop notifications are counted, not stored yet.)\n\n\
 Start the collector on its defaults (UDP 2055, 4739 and 6343; store in ./data; metrics on \
 http://127.0.0.1:9464/metrics):\n    plumb collect\n\
 Ask who sent the most:\n    plumb query \"SELECT src_addr, sum(bytes) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",

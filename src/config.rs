@@ -295,6 +295,7 @@ impl Config {
             pending_max_bytes: self.decoder.pending_max_bytes,
             pending_max_sets: self.decoder.pending_max_sets,
             sampling_overrides: overrides,
+            dissector: self.dissector(),
             ..DecoderConfig::default()
         }
     }

@@ -239,13 +239,23 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
     let pcap = common::ovs("ovs-export.pcap");
     let sent = process::run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
     assert!(sent.contains("sent"), "{sent}");
-    // 72 IPFIX + 16 NetFlow v5 records; sFlow is counted as unsupported for now.
+    // 72 IPFIX + 16 NetFlow v5 records + 785 sFlow flow samples.
     let m = c.wait_metrics(30, "rows committed", |m| {
-        process::sum_metric(m, "plumb_store_rows_written_total") >= 88.0
+        process::sum_metric(m, "plumb_store_rows_written_total") >= 873.0
     });
-    assert_eq!(process::sum_metric(&m, "plumb_flow_records_total"), 88.0);
-    assert_eq!(process::sum_metric(&m, "plumb_store_rows_written_total"), 88.0);
-    assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 0.0);
+    assert_eq!(process::sum_metric(&m, "plumb_flow_records_total"), 873.0);
+    assert_eq!(process::sum_metric(&m, "plumb_store_rows_written_total"), 873.0);
+    // The capture keeps 127 of the agent's first 1,195 sFlow datagrams (numbered 1…117,
+    // then 317, 673, 1187…1195): 1,068 missing, and nothing else lost.
+    let lost = |protocol: &str| {
+        format!("plumb_sequence_lost_total{{exporter=\"127.0.0.1\",protocol=\"{protocol}\"}}")
+    };
+    assert!(m.contains(&format!("{} 1068", lost("sflow"))), "{m}");
+    assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 1068.0);
+    assert!(m.contains("plumb_sflow_samples_total{kind=\"flow\"} 785"), "{m}");
+    assert!(m.contains("plumb_sflow_samples_total{kind=\"counter\"} 12"), "{m}");
+    // Every Open vSwitch tunnel record came with its ports byte-swapped.
+    assert!(m.contains("plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"} 12"), "{m}");
     // Every flow end is plausible against its message's export time.
     assert_eq!(process::sum_metric(&m, "plumb_store_implausible_time_rows_total"), 0.0);
     assert!(m.contains("plumb_flow_records_total{exporter=\"127.0.0.1\",protocol=\"ipfix\"} 72"), "{m}");
@@ -256,7 +266,7 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
         .output_with_stdin(&m);
     assert!(ok, "promtool check metrics:\n{text}");
     c.stop();
-    assert_eq!(stored_rows(&data), 88);
+    assert_eq!(stored_rows(&data), 873);
 }
 
 trait OutputWithStdin {

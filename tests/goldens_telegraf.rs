@@ -1,5 +1,6 @@
-//! Telegraf's NetFlow/IPFIX test cases: every flow line of each `expected.out` against our
-//! rows, in order (addresses, ports, protocol, byte and packet counts).
+//! Telegraf's NetFlow/IPFIX and sFlow test cases: every flow line of each `expected.out`
+//! against our rows, in order (addresses, ports, protocol, byte and packet counts; for
+//! sFlow the sampled packet's IP length, MACs, VLAN and rate).
 
 mod common;
 
@@ -56,7 +57,7 @@ fn telegraf_flow_lines_match_our_rows() {
     for case in cases {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
         if name.starts_with("sflow") {
-            continue; // sFlow decoding is its own issue
+            continue; // telegraf_sflow_lines_match_our_rows
         }
         let mut files: Vec<_> = std::fs::read_dir(&case)
             .unwrap()
@@ -109,4 +110,91 @@ fn telegraf_flow_lines_match_our_rows() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert!(checked >= 40, "checked {checked} flow lines");
+}
+
+/// Telegraf's sFlow cases: each flow-sample line (counter samples are lines with an
+/// `interface` field and make no `flows` row) against our rows, in order. Telegraf's
+/// `ip_total_len` leaves out the IP header; its `ipv4_total_len` and `ipv6_total_len` are
+/// the header fields, which plumb's layer-3 length is (IPv6 adds the fixed 40 bytes).
+/// Its `in_snmp`/`out_snmp` of egress samples are the sample's source, not the packet's
+/// interfaces, so they are not compared; its `protocol` is the first IPv6 next header
+/// where plumb's is the upper layer after extension headers.
+#[test]
+fn telegraf_sflow_lines_match_our_rows() {
+    let root = common::public("telegraf");
+    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.retain(|c| c.file_name().unwrap().to_string_lossy().starts_with("sflow"));
+    cases.sort();
+    assert!(cases.len() >= 4, "{cases:?}");
+    let (mut failures, mut checked) = (Vec::new(), 0);
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let mut files: Vec<_> = std::fs::read_dir(&case)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .collect();
+        files.sort();
+        let batches = common::decode_group(&files);
+        let rows: Vec<(usize, usize)> = batches
+            .iter()
+            .enumerate()
+            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+            .collect();
+        let expected: Vec<HashMap<String, String>> = std::fs::read_to_string(case.join("expected.out"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(' '))
+            .map(line_fields)
+            .filter(|(m, f)| m == "netflow" && f.contains_key("src"))
+            .map(|(_, f)| f)
+            .collect();
+        if rows.len() != expected.len() {
+            failures.push(format!("{name}: {} rows, expected {}", rows.len(), expected.len()));
+            continue;
+        }
+        for (i, (e, (b, r))) in expected.iter().zip(rows).enumerate() {
+            let got = |c: &str| common::cell(&batches[b], c, r);
+            let l3 = e
+                .get("ipv4_total_len")
+                .cloned()
+                .or_else(|| e.get("ipv6_total_len").map(|n| (n.parse::<u64>().unwrap() + 40).to_string()));
+            let rate = e.get("sampling_interval").cloned();
+            let scaled = l3
+                .as_ref()
+                .zip(rate.as_ref())
+                .map(|(l, r)| (l.parse::<u64>().unwrap() * r.parse::<u64>().unwrap()).to_string());
+            let want: [(&str, Option<String>); 10] = [
+                ("src_addr", e.get("src").cloned()),
+                ("dst_addr", e.get("dst").cloned()),
+                ("src_port", e.get("src_port").cloned()),
+                ("dst_port", e.get("dst_port").cloned()),
+                ("bytes_reported", l3),
+                ("bytes", scaled),
+                ("sampling_rate", rate.clone()),
+                ("packets", rate),
+                ("src_mac", e.get("in_src_mac").cloned()),
+                ("vlan", e.get("vlan_src").cloned()),
+            ];
+            for (col, want) in want {
+                if let Some(want) = want
+                    && got(col) != want
+                {
+                    failures.push(format!("{name} line {i}: {col} = {:?}, want {want:?}", got(col)));
+                }
+            }
+            if e.get("protocol").is_some_and(|p| p != "hopopt") {
+                let g = got("protocol");
+                if protocol_name(&g) != e["protocol"] {
+                    failures.push(format!("{name} line {i}: protocol {g}, want {}", e["protocol"]));
+                }
+            }
+            if got("dst_mac") != e["out_dst_mac"] {
+                failures.push(format!("{name} line {i}: dst_mac {}", got("dst_mac")));
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(checked, 6, "flow-sample lines checked");
 }

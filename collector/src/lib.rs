@@ -12,5 +12,6 @@ pub mod netflow;
 pub mod packet;
 pub mod pcap;
 pub mod schema;
+pub mod sflow;
 pub mod source_kind;
 pub mod stats;

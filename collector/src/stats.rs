@@ -16,6 +16,9 @@ pub struct Outcome {
     pub lost: u64,
     /// Errors counted for this datagram.
     pub errors: u64,
+    /// Rows with a field corrected for a known exporter bug (Open vSwitch's byte-swapped
+    /// sFlow tunnel ports).
+    pub repaired: u64,
 }
 
 /// The labels of a decode error: the protocol of the datagram (`ipfix`, `sflow`, …, or
@@ -82,6 +85,13 @@ pub struct DecodeStats {
     pub options_records: u64,
     /// Sequence resets (exporter restarts, reordering).
     pub sequence_resets: u64,
+    /// Samples of a sampling protocol (sFlow) by type: flow samples, counter samples,
+    /// dropped-packet notifications.
+    pub flow_samples: u64,
+    pub counter_samples: u64,
+    pub drop_notifications: u64,
+    /// Samples and records of formats the decoder does not read, skipped by their length.
+    pub elements_skipped: u64,
 }
 
 impl DecodeStats {
@@ -113,6 +123,10 @@ impl DecodeStats {
         self.templates_withdrawn += other.templates_withdrawn;
         self.options_records += other.options_records;
         self.sequence_resets += other.sequence_resets;
+        self.flow_samples += other.flow_samples;
+        self.counter_samples += other.counter_samples;
+        self.drop_notifications += other.drop_notifications;
+        self.elements_skipped += other.elements_skipped;
     }
 }
 

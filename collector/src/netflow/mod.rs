@@ -18,7 +18,9 @@ pub mod wire;
 use std::collections::HashMap;
 
 use crate::addr::Addr16;
+use crate::packet::dissect::Dissector;
 use crate::schema::FlowBuilders;
+use crate::sflow;
 use crate::source_kind::SourceKind;
 use crate::stats::DecodeStats;
 pub use crate::stats::Outcome;
@@ -54,6 +56,8 @@ pub struct DecoderConfig {
     /// Decode simple templates column by column (see `columnar`); off only to compare
     /// with the row path in tests.
     pub columnar: bool,
+    /// Reads the packet headers sFlow samples carry (which UDP ports are tunnels).
+    pub dissector: Dissector,
 }
 
 impl Default for DecoderConfig {
@@ -64,6 +68,7 @@ impl Default for DecoderConfig {
             pending_max_sets: 16_384,
             sampling_overrides: HashMap::new(),
             columnar: true,
+            dissector: Dissector::default(),
         }
     }
 }
@@ -81,6 +86,8 @@ pub struct Decoder {
     extras: Vec<ExtraRef>,
     /// Last exporter-reported loss (IE 166/167/168) per exporter: flows, packets, octets.
     exporter_not_sent: HashMap<Addr16, [u64; 3]>,
+    /// sFlow datagrams go here (the same listeners and files carry both).
+    sflow: sflow::Decoder,
 }
 
 impl Decoder {
@@ -91,6 +98,7 @@ impl Decoder {
             counts: NetflowStats::default(),
             pending: Pending::new(config.pending_max_bytes, config.pending_max_sets),
             seq: SequenceTracker::new(config.limits.max_templates),
+            sflow: sflow::Decoder::new(config.dissector.clone(), config.limits.max_templates),
             config,
             extras: Vec::with_capacity(64),
             exporter_not_sent: HashMap::new(),
@@ -131,8 +139,10 @@ impl Decoder {
                     ipfix::decode(self, rest, exporter, received_us, out, &mut outcome)
                 }
                 Some(SourceKind::Sflow) => {
-                    self.counts.error(NetflowError::Unsupported);
-                    rest.len()
+                    let sampling = self.config.sampling_overrides.get(&exporter).copied();
+                    let n = self.sflow.decode(rest, exporter, received_us, sampling, out, &mut outcome);
+                    self.sflow.drain_into(&mut self.stats);
+                    n
                 }
                 Some(SourceKind::Pcap) | None => {
                     self.counts.error(NetflowError::UnknownVersion);
@@ -151,11 +161,20 @@ impl Decoder {
         outcome
     }
 
-    /// The sequence number the next message of (exporter, version, domain) should carry,
-    /// after what this decoder has seen (`plumb replay --rewrite-sequence` continues a
-    /// looped file from it). The domain is the IPFIX observation domain, the v9 source id,
-    /// or v5's engine type · 256 + engine id.
-    pub fn next_sequence(&self, exporter: Addr16, version: u8, domain: u32) -> Option<u32> {
+    /// The sequence number the next message of a stream should carry, after what this
+    /// decoder has seen (`plumb replay --rewrite-sequence` continues a looped file from it).
+    /// A stream is (exporter, protocol, domain): the domain is the IPFIX observation
+    /// domain, the v9 source id, v5's engine type · 256 + engine id, or sFlow's sub-agent
+    /// (whose exporter is the agent address the datagrams carry).
+    pub fn next_sequence(&self, exporter: Addr16, kind: SourceKind, domain: u32) -> Option<u32> {
+        let version = match kind {
+            SourceKind::Sflow => return self.sflow.next_sequence(exporter, domain),
+            SourceKind::NetflowV5 => 5,
+            SourceKind::NetflowV7 => 7,
+            SourceKind::NetflowV9 => 9,
+            SourceKind::Ipfix => 10,
+            SourceKind::Pcap => return None,
+        };
         self.seq.next_expected(exporter, version, domain)
     }
 

@@ -305,6 +305,17 @@ impl Dissector {
         self
     }
 
+    /// The tunnel this dissector reads on a UDP destination port, if any (sFlow's tunnel
+    /// records name the ports, not the encapsulation).
+    pub fn tunnel_on_port(&self, dst_port: u16) -> Option<TunnelKind> {
+        self.udp_tunnel(dst_port).map(|t| match t {
+            UdpTunnel::Vxlan => TunnelKind::Vxlan,
+            UdpTunnel::Geneve => TunnelKind::Geneve,
+            UdpTunnel::GreInUdp => TunnelKind::GreInUdp,
+            UdpTunnel::MplsInUdp => TunnelKind::MplsInUdp,
+        })
+    }
+
     fn udp_tunnel(&self, dst_port: u16) -> Option<UdpTunnel> {
         self.ports[..self.port_count].iter().find(|(p, _)| *p == dst_port).map(|e| e.1)
     }

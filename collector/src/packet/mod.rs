@@ -193,6 +193,14 @@ pub mod ip_protocol {
     pub const SHIM6: u8 = 140;
 }
 
+/// The bits of IPFIX fragmentFlags (IE 197) the `flows` table keeps per packet source.
+pub mod fragment_flags {
+    /// Don't Fragment.
+    pub const DF: u8 = 0x40;
+    /// More Fragments.
+    pub const MF: u8 = 0x20;
+}
+
 /// EtherType values the walk acts on.
 pub mod ethertype {
     pub const IPV4: u16 = 0x0800;

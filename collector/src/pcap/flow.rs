@@ -3,7 +3,7 @@
 
 use crate::addr::Addr16;
 use crate::packet::dissect::{Dissection, IpHeader, TunnelKind};
-use crate::packet::{ip_protocol, tcp};
+use crate::packet::{fragment_flags, ip_protocol, tcp};
 use crate::schema::FlowRow;
 use crate::source_kind::SourceKind;
 
@@ -113,10 +113,6 @@ pub enum EndReason {
 /// was put together by GSO/TSO/GRO (or BIG TCP) and never crossed a wire as one packet.
 pub const MAX_WIRE_IP_LEN: u32 = 9216;
 
-/// IPFIX fragmentFlags bits (IE 197).
-const FRAG_DF: u8 = 0x40;
-const FRAG_MF: u8 = 0x20;
-
 /// The state of one flow.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flow {
@@ -203,13 +199,13 @@ impl Flow {
         self.bytes += outer.total_len as u64;
         if outer.dont_frag && !outer.is_v6 {
             self.df_packets += 1;
-            self.fragment_flags |= FRAG_DF;
+            self.fragment_flags |= fragment_flags::DF;
         }
         let (fragment, more) =
             d.ips().iter().fold((false, false), |(f, m), ip| (f || ip.is_fragment(), m || ip.more_frags));
         self.fragments += fragment as u64;
         if more {
-            self.fragment_flags |= FRAG_MF;
+            self.fragment_flags |= fragment_flags::MF;
         }
         if let Some(mtu) = d.icmp.and_then(|i| i.mtu) {
             self.icmp_mtu = Some(self.icmp_mtu.map_or(mtu, |m| m.min(mtu)));

@@ -25,6 +25,9 @@ pub struct Metrics {
     pub decode_errors: IntCounterVec,
     pub sequence_lost: IntCounterVec,
     pub sequence_resets: IntCounter,
+    pub records_repaired: IntCounterVec,
+    pub samples: IntCounterVec,
+    pub elements_skipped: IntCounter,
     pub socket_drops: IntCounterVec,
     pub socket_receive_buffer: IntGaugeVec,
     pub sink_batches_dropped: IntCounterVec,
@@ -81,7 +84,7 @@ impl Metrics {
     /// Registers every metric; `max_exporters` bounds the exporter label.
     pub fn new(max_exporters: usize) -> Metrics {
         let r = Registry::new();
-        Metrics {
+        let m = Metrics {
             datagrams: counter_vec(
                 &r,
                 "plumb_datagrams_received_total",
@@ -110,6 +113,23 @@ impl Metrics {
                 &r,
                 "plumb_sequence_resets_total",
                 "Sequence numbers that went backwards or jumped implausibly (exporter restarts).",
+            ),
+            records_repaired: counter_vec(
+                &r,
+                "plumb_records_repaired_total",
+                "Rows with a field corrected for a known exporter bug (Open vSwitch's byte-swapped sFlow tunnel ports), by exporter and protocol.",
+                &["exporter", "protocol"],
+            ),
+            samples: counter_vec(
+                &r,
+                "plumb_sflow_samples_total",
+                "sFlow samples decoded, by kind: flow (one flows row each), counter, drop (dropped-packet notifications).",
+                &["kind"],
+            ),
+            elements_skipped: counter(
+                &r,
+                "plumb_sflow_skipped_elements_total",
+                "sFlow samples and records of formats plumb does not read, skipped by their length.",
             ),
             socket_drops: counter_vec(
                 &r,
@@ -254,7 +274,12 @@ impl Metrics {
             ),
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
+        };
+        // Every kind from the start, so a rate over each exists before its first sample.
+        for kind in ["flow", "counter", "drop"] {
+            m.samples.with_label_values(&[kind]);
         }
+        m
     }
 
     /// Shows each of these error labels at zero until it first counts, so that a rate
@@ -281,6 +306,12 @@ impl Metrics {
         self.sampling_unknown.inc_by(s.records_unknown_sampling);
         self.sampling_configured.inc_by(s.records_config_sampling);
         self.sequence_resets.inc_by(s.sequence_resets);
+        for (kind, n) in
+            [("flow", s.flow_samples), ("counter", s.counter_samples), ("drop", s.drop_notifications)]
+        {
+            self.samples.with_label_values(&[kind]).inc_by(n);
+        }
+        self.elements_skipped.inc_by(s.elements_skipped);
     }
 
     /// Sets the exporter-reported loss gauges.
@@ -304,7 +335,7 @@ impl Metrics {
 /// an exporter's first datagram.
 #[derive(Default)]
 pub struct LocalCounters {
-    handles: HashMap<(Addr16, &'static str), [::prometheus::IntCounter; 3]>,
+    handles: HashMap<(Addr16, &'static str), [::prometheus::IntCounter; 4]>,
 }
 
 impl LocalCounters {
@@ -316,6 +347,7 @@ impl LocalCounters {
                 metrics.datagrams.with_label_values(&[ex.as_str(), protocol]),
                 metrics.records.with_label_values(&[ex.as_str(), protocol]),
                 metrics.sequence_lost.with_label_values(&[ex.as_str(), protocol]),
+                metrics.records_repaired.with_label_values(&[ex.as_str(), protocol]),
             ]
         });
         h[0].inc();
@@ -324,6 +356,9 @@ impl LocalCounters {
         }
         if o.lost > 0 {
             h[2].inc_by(o.lost);
+        }
+        if o.repaired > 0 {
+            h[3].inc_by(o.repaired);
         }
         // Spoofed sources must not grow this without bound; beyond the label limit they
         // share the `other` series anyway, so forgetting handles costs only a lookup.

@@ -62,6 +62,7 @@ pub fn run(a: CollectArgs) -> Result<()> {
 
     let metrics = Arc::new(Metrics::new(cfg.metrics.max_exporters));
     metrics.declare_errors(plumb_collector::netflow::stats::error_labels());
+    metrics.declare_errors(plumb_collector::sflow::stats::error_labels());
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     let metrics_listener = match cfg.metrics.listen {
         Some(addr) => Some(rt.block_on(plumb_exporters::prometheus::http::bind(addr))?),

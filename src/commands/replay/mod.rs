@@ -27,7 +27,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     }
     let (records, dec) = record_counts(&datagrams);
     let rewriter =
-        a.rewrite_sequence.then(|| sequence::Rewriter::new(&datagrams, |e, v, d| dec.next_sequence(e, v, d)));
+        a.rewrite_sequence.then(|| sequence::Rewriter::new(&datagrams, |e, k, d| dec.next_sequence(e, k, d)));
     let mut scratch = Vec::with_capacity(65_536);
     let sockets = bind_sources(&datagrams, target)?;
     if let Some(cpu) = a.cpu {

@@ -4,59 +4,71 @@
 //! same minutes again and again.
 //!
 //! Only message headers are rewritten: NetFlow v5 and v9 (sequence, unix seconds; the
-//! uptime stays, so flow times move with the export time) and IPFIX (sequence, export
-//! time; times inside records that are absolute stay as they were).
+//! uptime stays, so flow times move with the export time), IPFIX (sequence, export
+//! time; times inside records that are absolute stay as they were) and sFlow (sequence
+//! per agent and sub-agent, uptime).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use plumb_collector::addr::{self, Addr16};
+use plumb_collector::source_kind::SourceKind;
 
 /// Where a message's header keeps the fields a loop moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Header {
-    version: u8,
+    kind: SourceKind,
+    /// Whose stream it is when the message says (an sFlow agent address), rather than
+    /// the datagram's source.
+    source: Option<Addr16>,
     domain: u32,
     seq_at: usize,
     seq: u32,
-    /// Unix seconds (v5, v9) or the export time (IPFIX).
+    /// Unix seconds (v5, v9), the export time (IPFIX) or the uptime in ms (sFlow).
     time_at: usize,
     time: u32,
 }
 
-/// Reads the header of a NetFlow v5/v9 or IPFIX message; `None` for anything else.
+/// Reads the header of a NetFlow v5/v9, IPFIX or sFlow message; `None` for anything else.
 fn header(msg: &[u8]) -> Option<Header> {
     let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    if msg.get(..4)? == [0, 0, 0, 5] {
+        return sflow_header(msg);
+    }
+    let netflow = |kind, domain, seq_at, time_at| {
+        Some(Header { kind, source: None, domain, seq_at, seq: be32(seq_at)?, time_at, time: be32(time_at)? })
+    };
     match msg.get(..2)? {
         [0, 5] => {
             let engine = u16::from_be_bytes([*msg.get(20)?, *msg.get(21)?]) as u32;
-            Some(Header {
-                version: 5,
-                domain: engine,
-                seq_at: 16,
-                seq: be32(16)?,
-                time_at: 8,
-                time: be32(8)?,
-            })
+            netflow(SourceKind::NetflowV5, engine, 16, 8)
         }
-        [0, 9] => Some(Header {
-            version: 9,
-            domain: be32(16)?,
-            seq_at: 12,
-            seq: be32(12)?,
-            time_at: 8,
-            time: be32(8)?,
-        }),
-        [0, 10] => Some(Header {
-            version: 10,
-            domain: be32(12)?,
-            seq_at: 8,
-            seq: be32(8)?,
-            time_at: 4,
-            time: be32(4)?,
-        }),
+        [0, 9] => netflow(SourceKind::NetflowV9, be32(16)?, 12, 8),
+        [0, 10] => netflow(SourceKind::Ipfix, be32(12)?, 8, 4),
         _ => None,
     }
+}
+
+/// sFlow: version, agent address (type, 4 or 16 bytes), sub-agent, sequence, uptime.
+fn sflow_header(msg: &[u8]) -> Option<Header> {
+    let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let (agent, at) = match be32(4)? {
+        1 => {
+            let b = msg.get(8..12)?;
+            (addr::from_v4_bytes([b[0], b[1], b[2], b[3]]), 12)
+        }
+        2 => (msg.get(8..24)?.try_into().ok()?, 24),
+        _ => return None,
+    };
+    Some(Header {
+        kind: SourceKind::Sflow,
+        source: Some(agent),
+        domain: be32(at)?,
+        seq_at: at + 4,
+        seq: be32(at + 4)?,
+        time_at: at + 8,
+        time: be32(at + 8)?,
+    })
 }
 
 /// How far one loop moves a stream.
@@ -75,18 +87,23 @@ pub struct Rewriter {
 impl Rewriter {
     /// `next` gives the sequence number a decoder expects after the whole file, per
     /// (exporter, version, domain): the distance from the stream's first number is its step.
-    pub fn new(datagrams: &[(IpAddr, Vec<u8>)], next: impl Fn(Addr16, u8, u32) -> Option<u32>) -> Rewriter {
+    pub fn new(
+        datagrams: &[(IpAddr, Vec<u8>)],
+        next: impl Fn(Addr16, SourceKind, u32) -> Option<u32>,
+    ) -> Rewriter {
         struct Span {
             first_seq: u32,
             last_seq: u32,
             min_time: u32,
             max_time: u32,
         }
-        let headers: Vec<Option<(Addr16, Header)>> =
-            datagrams.iter().map(|(src, m)| header(m).map(|h| (addr::from_ip(*src), h))).collect();
-        let mut spans: HashMap<(Addr16, u8, u32), Span> = HashMap::new();
+        let headers: Vec<Option<(Addr16, Header)>> = datagrams
+            .iter()
+            .map(|(src, m)| header(m).map(|h| (h.source.unwrap_or(addr::from_ip(*src)), h)))
+            .collect();
+        let mut spans: HashMap<(Addr16, SourceKind, u32), Span> = HashMap::new();
         for (exporter, h) in headers.iter().flatten() {
-            let s = spans.entry((*exporter, h.version, h.domain)).or_insert(Span {
+            let s = spans.entry((*exporter, h.kind, h.domain)).or_insert(Span {
                 first_seq: h.seq,
                 last_seq: h.seq,
                 min_time: h.time,
@@ -96,7 +113,7 @@ impl Rewriter {
             s.min_time = s.min_time.min(h.time);
             s.max_time = s.max_time.max(h.time);
         }
-        let steps: HashMap<(Addr16, u8, u32), Step> = spans
+        let steps: HashMap<(Addr16, SourceKind, u32), Step> = spans
             .iter()
             .map(|(&(e, v, d), s)| {
                 // Without a decoder's word (a stream it could not count), one more than the
@@ -111,8 +128,7 @@ impl Rewriter {
                 )
             })
             .collect();
-        let plan =
-            headers.into_iter().map(|h| h.map(|(e, h)| (h, steps[&(e, h.version, h.domain)]))).collect();
+        let plan = headers.into_iter().map(|h| h.map(|(e, h)| (h, steps[&(e, h.kind, h.domain)]))).collect();
         Rewriter { plan }
     }
 
@@ -149,7 +165,7 @@ mod tests {
         let src: IpAddr = "192.0.2.1".parse().unwrap();
         let file = vec![(src, ipfix(100, 1000)), (src, ipfix(130, 1010)), (src, b"junk".to_vec())];
         // The decoder says the message at 130 carried 20 records: 150 comes next.
-        let r = Rewriter::new(&file, |_, v, d| (v == 10 && d == 7).then_some(150));
+        let r = Rewriter::new(&file, |_, k, d| (k == SourceKind::Ipfix && d == 7).then_some(150));
         let mut buf = Vec::new();
         assert_eq!(r.apply(0, 0, &file[0].1, &mut buf), &file[0].1[..]);
         assert_eq!(r.apply(0, 1, &file[0].1, &mut buf), &ipfix(150, 1010)[..]);
@@ -164,13 +180,32 @@ mod tests {
         v5[16..20].copy_from_slice(&42u32.to_be_bytes());
         v5[20..22].copy_from_slice(&[1, 2]);
         let h = header(&v5).unwrap();
-        assert_eq!((h.version, h.domain, h.seq), (5, 258, 42));
+        assert_eq!((h.kind, h.domain, h.seq), (SourceKind::NetflowV5, 258, 42));
         let mut v9 = vec![0u8; 20];
         v9[..2].copy_from_slice(&[0, 9]);
         v9[12..16].copy_from_slice(&9u32.to_be_bytes());
         v9[16..20].copy_from_slice(&3u32.to_be_bytes());
         let h = header(&v9).unwrap();
-        assert_eq!((h.version, h.domain, h.seq), (9, 3, 9));
+        assert_eq!((h.kind, h.domain, h.seq), (SourceKind::NetflowV9, 3, 9));
         assert_eq!(header(&v9[..15]), None);
+    }
+
+    #[test]
+    fn sflow_headers_name_their_agent() {
+        let mut v4 = vec![0, 0, 0, 5, 0, 0, 0, 1, 10, 0, 0, 1];
+        for w in [7u32, 41, 5000, 0] {
+            v4.extend(w.to_be_bytes());
+        }
+        let h = header(&v4).unwrap();
+        assert_eq!(
+            (h.kind, h.source, h.domain, h.seq, h.time),
+            (SourceKind::Sflow, Some(addr::from_v4_bytes([10, 0, 0, 1])), 7, 41, 5000)
+        );
+        assert_eq!((h.seq_at, h.time_at), (16, 20));
+        let mut v6 = vec![0, 0, 0, 5, 0, 0, 0, 2];
+        v6.extend([0x20; 16]);
+        v6.extend([0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 0]);
+        assert_eq!(header(&v6).map(|h| (h.domain, h.seq_at, h.seq)), Some((1, 28, 9)));
+        assert_eq!(header(&v6[..30]), None);
     }
 }

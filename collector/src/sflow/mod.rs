@@ -1,0 +1,205 @@
+//! sFlow v5 (sflow.org, "sFlow Version 5", with the tunnel, drop-notification and Open
+//! vSwitch extensions): datagrams to `flows` rows.
+//!
+//! A datagram carries samples ([`sample`]); a flow sample's records ([`records`]) become
+//! one row ([`row`]), its sampled header read by the shared packet layer, its counts
+//! scaled by its rate. Counter samples and dropped-packet notifications are read and
+//! counted (their tables, `interface_counters` and `drops`, come next). Every length is
+//! checked against the piece it sits in ([`xdr`]): a bad record loses that record, a bad
+//! sample that sample, and the rest of the datagram is kept.
+//!
+//! Loss: datagram sequence numbers per agent and sub-agent, through the same tracker as
+//! NetFlow/IPFIX (one unit per datagram).
+
+pub mod drop_reason;
+pub mod records;
+pub mod row;
+pub mod sample;
+pub mod stats;
+pub mod xdr;
+
+use self::records::FlowRecords;
+use self::row::Origin;
+use self::sample::{CounterSample, DropNotification, FlowSample, format};
+use self::stats::{SflowError, SflowStats};
+use self::xdr::{Elements, Xdr};
+use crate::addr::Addr16;
+use crate::netflow::SamplingOverride;
+use crate::netflow::state::sequence::{Counted, SequenceTracker};
+use crate::packet::dissect::{Dissection, Dissector};
+use crate::schema::FlowBuilders;
+use crate::stats::{DecodeStats, Outcome};
+
+/// The `version` word of an sFlow v5 datagram, also its protocol tag in the sequence tracker.
+const VERSION: u32 = 5;
+
+/// One worker's sFlow decoder.
+pub struct Decoder {
+    dissector: Dissector,
+    d: Dissection,
+    seq: SequenceTracker,
+    counts: SflowStats,
+}
+
+/// The datagram header: who sent it and its place in the agent's sequence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DatagramHeader {
+    /// The agent's address; `None` when it sent type 0 (unknown).
+    pub agent: Option<Addr16>,
+    pub sub_agent: u32,
+    pub sequence: u32,
+    /// Milliseconds since the agent started.
+    pub uptime_ms: u32,
+    pub samples: u32,
+}
+
+impl DatagramHeader {
+    /// Reads the header; the samples follow in the returned reader.
+    pub fn parse(buf: &[u8]) -> Result<(DatagramHeader, Xdr<'_>), SflowError> {
+        let mut x = Xdr::new(buf);
+        if x.u32()? != VERSION {
+            return Err(SflowError::Truncated);
+        }
+        let agent = x.address()?;
+        let (sub_agent, sequence, uptime_ms, samples) = (x.u32()?, x.u32()?, x.u32()?, x.u32()?);
+        Ok((DatagramHeader { agent, sub_agent, sequence, uptime_ms, samples }, x))
+    }
+}
+
+impl Decoder {
+    /// `max_scopes` bounds the (agent, sub-agent) pairs whose sequence is followed.
+    pub fn new(dissector: Dissector, max_scopes: usize) -> Decoder {
+        Decoder {
+            dissector,
+            d: Dissection::default(),
+            seq: SequenceTracker::new(max_scopes),
+            counts: SflowStats::default(),
+        }
+    }
+
+    /// Decodes the datagram in `buf` from `exporter` (its UDP source), received at
+    /// `received_us`; flow samples go to `out`. `sampling` is the configured rate of this
+    /// exporter, if any. Returns the bytes consumed: all of them (a datagram has no length).
+    pub fn decode(
+        &mut self,
+        buf: &[u8],
+        exporter: Addr16,
+        received_us: i64,
+        sampling: Option<SamplingOverride>,
+        out: &mut FlowBuilders,
+        outcome: &mut Outcome,
+    ) -> usize {
+        let (h, rest) = match DatagramHeader::parse(buf) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.counts.error(e);
+                return buf.len();
+            }
+        };
+        let seq = self.seq.observe(
+            h.agent.unwrap_or(exporter),
+            VERSION as u8,
+            h.sub_agent,
+            h.sequence,
+            Counted::units(1),
+            false,
+        );
+        outcome.lost += seq.lost;
+        self.counts.shared.sequence_resets += seq.reset as u64;
+        let origin = Origin { exporter, sub_agent: h.sub_agent, received_us };
+        let mut samples = rest.elements(h.samples);
+        for e in samples.by_ref() {
+            if e.enterprise != 0 {
+                self.counts.shared.elements_skipped += 1;
+                continue;
+            }
+            match e.format {
+                format::FLOW | format::FLOW_EXPANDED => {
+                    match FlowSample::parse(e.body, e.format == format::FLOW_EXPANDED) {
+                        Ok(s) => self.flow_sample(origin, s, sampling, out, outcome),
+                        Err(err) => self.counts.error(err),
+                    }
+                }
+                format::COUNTERS | format::COUNTERS_EXPANDED => {
+                    match CounterSample::parse(e.body, e.format == format::COUNTERS_EXPANDED) {
+                        Ok(s) => {
+                            self.counts.shared.counter_samples += 1;
+                            self.check(s.records);
+                        }
+                        Err(err) => self.counts.error(err),
+                    }
+                }
+                format::DISCARDED => match DropNotification::parse(e.body) {
+                    Ok(n) => {
+                        self.counts.shared.drop_notifications += 1;
+                        self.check(n.records);
+                    }
+                    Err(err) => self.counts.error(err),
+                },
+                _ => self.counts.shared.elements_skipped += 1,
+            }
+        }
+        match samples.error() {
+            Some(e) => self.counts.error(e),
+            None if !samples.rest().is_empty() => self.counts.error(SflowError::TrailingBytes),
+            None => {}
+        }
+        buf.len()
+    }
+
+    fn flow_sample(
+        &mut self,
+        origin: Origin,
+        s: FlowSample<'_>,
+        sampling: Option<SamplingOverride>,
+        out: &mut FlowBuilders,
+        outcome: &mut Outcome,
+    ) {
+        self.counts.shared.flow_samples += 1;
+        let rate = self.rate(s.rate, sampling);
+        let records = FlowRecords::gather(s.records, &mut self.counts);
+        let (row, repaired) =
+            row::flow_row(origin, (s.input, s.output), rate, &records, &self.dissector, &mut self.d);
+        out.append(&row, []);
+        outcome.records += 1;
+        outcome.repaired += repaired as u64;
+    }
+
+    /// The sample's rate (0 is no rate), unless the configuration forces its own.
+    fn rate(&mut self, reported: u32, configured: Option<SamplingOverride>) -> Option<u32> {
+        let shared = &mut self.counts.shared;
+        match (reported, configured) {
+            (_, Some(o)) if o.force => {
+                shared.records_config_sampling += 1;
+                Some(o.factor)
+            }
+            (0, Some(o)) => {
+                shared.records_config_sampling += 1;
+                Some(o.factor)
+            }
+            (0, None) => {
+                shared.records_unknown_sampling += 1;
+                None
+            }
+            (r, _) => Some(r),
+        }
+    }
+
+    /// Walks the records of a counter sample or drop notification for their bounds alone.
+    fn check(&mut self, mut records: Elements<'_>) {
+        for _ in records.by_ref() {}
+        if let Some(e) = records.error() {
+            self.counts.error(e);
+        }
+    }
+
+    /// Moves this decoder's counts into `into`.
+    pub fn drain_into(&mut self, into: &mut DecodeStats) {
+        self.counts.drain_into(into);
+    }
+
+    /// The sequence number the next datagram of (agent, sub-agent) should carry.
+    pub fn next_sequence(&self, agent: Addr16, sub_agent: u32) -> Option<u32> {
+        self.seq.next_expected(agent, VERSION as u8, sub_agent)
+    }
+}
