@@ -1,8 +1,8 @@
 //! Live Open vSwitch end to end: OVS on its userspace datapath in network namespaces made
 //! by `tests/ovs/lab.sh` (two veth "VMs" and a VXLAN port to a Linux `vxlan` peer),
-//! `plumb collect` started first in the switch namespace, then IPFIX and NetFlow export
-//! turned on and pings sent; the store must hold the VXLAN rows with the right VNI and
-//! endpoints. Where the lab cannot be made here (not root, no network namespaces, OVS or a
+//! `plumb collect` started first in the switch namespace, then IPFIX, NetFlow and sFlow
+//! export turned on and pings sent; the store must hold the VXLAN rows with the right VNI
+//! and endpoints from IPFIX and from sFlow's sampled headers and tunnel records. Where the lab cannot be made here (not root, no network namespaces, OVS or a
 //! tool missing: `lab.sh up` exits 3) the test reports a skip through `common::skip`, which
 //! is a failure under `PLUMB_REQUIRE_ALL=1`.
 
@@ -61,12 +61,14 @@ fn live_ovs_vxlan_rows_reach_the_store() {
 
     let data = dir.path().join("store");
     let log = dir.path().join("collector.log");
-    let (ipfix, netflow) = (process::free_port(), process::free_port());
+    let (ipfix, netflow, sflow) = (process::free_port(), process::free_port(), process::free_port());
+    let metrics_port = process::free_port();
     let child = Command::new("bash")
         .arg(lab_script())
         .args(["exec", wds, env!("CARGO_BIN_EXE_plumb"), "collect", "--data", data.to_str().unwrap()])
         .args(["--listen", &format!("127.0.0.1:{ipfix}"), "--listen", &format!("127.0.0.1:{netflow}")])
-        .args(["--metrics-listen", &format!("127.0.0.1:{}", process::free_port()), "--flush-interval", "1"])
+        .args(["--listen", &format!("127.0.0.1:{sflow}")])
+        .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}"), "--flush-interval", "1"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -82,7 +84,7 @@ fn live_ovs_vxlan_rows_reach_the_store() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    let out = lab_cmd(&["export", wds, &ipfix.to_string(), &netflow.to_string()]);
+    let out = lab_cmd(&["export", wds, &ipfix.to_string(), &netflow.to_string(), &sflow.to_string()]);
     assert!(out.status.success(), "export: {}", String::from_utf8_lossy(&out.stderr));
     let out = lab_cmd(&["traffic", wds]);
     assert!(
@@ -99,12 +101,20 @@ fn live_ovs_vxlan_rows_reach_the_store() {
                      ORDER BY inner_src_addr";
     let netflow_sql = "SELECT sum(packets) AS p FROM flows WHERE source_kind = 'netflow_v5' \
                        AND src_addr = '10.200.0.1' AND dst_addr = '10.200.0.2' AND protocol = 1";
+    // sFlow samples each packet: its header is the packet inside the tunnel, the tunnel
+    // record the outside (ports put back into network order), in both directions.
+    let sflow_sql = "SELECT DISTINCT src_addr, dst_addr, protocol, dst_port, tunnel_type, tunnel_key, \
+                     inner_src_addr, inner_dst_addr, inner_protocol, bytes \
+                     FROM flows WHERE source_kind = 'sflow' AND tunnel_type = 'vxlan' AND inner_protocol = 1 \
+                     ORDER BY src_addr";
     let deadline = Instant::now() + Duration::from_secs(20);
-    let (vxlan, nf) = loop {
+    let (vxlan, nf, sf) = loop {
         let v = query(&data, vxlan_sql);
         let n = query(&data, netflow_sql);
-        if v.lines().count() > 1 && n.trim() == "p\n5".trim() || Instant::now() > deadline {
-            break (v, n);
+        let s = query(&data, sflow_sql);
+        let done = v.lines().count() > 1 && n.trim() == "p\n5".trim() && s.lines().count() > 2;
+        if done || Instant::now() > deadline {
+            break (v, n, s);
         }
         std::thread::sleep(Duration::from_millis(500));
     };
@@ -118,6 +128,40 @@ fn live_ovs_vxlan_rows_reach_the_store() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     assert_eq!(nf, "p\n5\n", "NetFlow v5: the 5 pings vm1 -> peer");
+    // A ping is 84 bytes of IP; sampling 1 in 1 scales nothing.
+    assert_eq!(
+        sf,
+        "src_addr,dst_addr,protocol,dst_port,tunnel_type,tunnel_key,inner_src_addr,inner_dst_addr,inner_protocol,bytes\n\
+         172.31.1.1,172.31.1.2,17,4789,vxlan,5001,10.200.0.1,10.200.0.2,1,84\n\
+         172.31.1.2,172.31.1.1,17,4789,vxlan,5001,10.200.0.2,10.200.0.1,1,84\n",
+        "collector log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // Counter samples of the bridge's ports (every 2 s), and each tunnel record repaired.
+    let metrics_of = || {
+        let out = lab_cmd(&["exec", wds, "curl", "-sf", &format!("http://127.0.0.1:{metrics_port}/metrics")]);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let counters_of = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("plumb_sflow_samples_total{kind=\"counter\"} "))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (metrics, counters) = loop {
+        let m = metrics_of();
+        let c = counters_of(&m);
+        if c >= 3.0 || Instant::now() > deadline {
+            break (m, c);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(counters >= 3.0, "counter samples of vm1, vm2 and br-int:\n{metrics}");
+    assert!(
+        metrics.contains("plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"}"),
+        "{metrics}"
+    );
 
     // Stop the collector by its PID: it flushes and exits cleanly.
     let mut child = lab.collector.take().unwrap();

@@ -3,9 +3,12 @@
 #
 #   lab.sh up      WORKDIR                           build namespaces + OVS (userspace datapath)
 #   lab.sh exec    WORKDIR CMD...                    run CMD in the switch namespace (exec'd, same PID)
-#   lab.sh export  WORKDIR IPFIX_PORT NETFLOW_PORT   bridge IPFIX + NetFlow v5 on br-int -> 127.0.0.1
+#   lab.sh export  WORKDIR IPFIX_PORT NETFLOW_PORT [SFLOW_PORT]
+#                                                    bridge IPFIX + NetFlow v5 (+ sFlow: every
+#                                                    packet sampled, 128-byte headers, counters
+#                                                    every 2 s) on br-int -> 127.0.0.1
 #                                                    (a port of "-" leaves that exporter off)
-#   lab.sh unexport WORKDIR                          remove IPFIX/NetFlow from br-int
+#   lab.sh unexport WORKDIR                          remove IPFIX/NetFlow/sFlow from br-int
 #   lab.sh traffic WORKDIR                           5 pings vm1->vm2 and 5 pings vm1->10.200.0.2 (VXLAN)
 #   lab.sh down    WORKDIR                           stop daemons (pidfiles), delete namespaces; idempotent
 #
@@ -49,7 +52,7 @@ set -u -o pipefail
 
 PROG=lab.sh
 usage() {
-    echo "usage: $PROG up|down|traffic|unexport WORKDIR | exec WORKDIR CMD... | export WORKDIR IPFIX_PORT NETFLOW_PORT" >&2
+    echo "usage: $PROG up|down|traffic|unexport WORKDIR | exec WORKDIR CMD... | export WORKDIR IPFIX_PORT NETFLOW_PORT [SFLOW_PORT]" >&2
     exit 2
 }
 
@@ -275,8 +278,8 @@ check_port() {
 }
 
 do_export() {
-    local ipfix=$1 netflow=$2 args=()
-    check_port "$ipfix"; check_port "$netflow"
+    local ipfix=$1 netflow=$2 sflow=${3:--} args=()
+    check_port "$ipfix"; check_port "$netflow"; check_port "$sflow"
     need_up
     if [ "$ipfix" != "-" ]; then
         args+=(-- --id=@i create ipfix "targets=\"127.0.0.1:$ipfix\"" obs_domain_id=7 obs_point_id=8
@@ -286,6 +289,10 @@ do_export() {
     if [ "$netflow" != "-" ]; then
         args+=(-- --id=@n create netflow "targets=\"127.0.0.1:$netflow\"" active_timeout=2
                -- set bridge br-int netflow=@n)
+    fi
+    if [ "$sflow" != "-" ]; then
+        args+=(-- --id=@s create sflow agent=lo "targets=\"127.0.0.1:$sflow\"" header=128 sampling=1 polling=2
+               -- set bridge br-int sflow=@s)
     fi
     [ ${#args[@]} -gt 0 ] || return 0
     q vsctl "${args[@]}" >/dev/null || die "cannot configure export on br-int"
@@ -315,8 +322,8 @@ case "$CMD" in
     up)       [ $# -eq 0 ] || usage; do_up ;;
     down)     [ $# -eq 0 ] || usage; do_down || die "some namespaces of $WD could not be removed" ;;
     exec)     [ $# -ge 1 ] || usage; need_up; exec ip netns exec "$NS_SW" "$@" ;;
-    export)   [ $# -eq 2 ] || usage; do_export "$1" "$2" ;;
-    unexport) [ $# -eq 0 ] || usage; need_up; q vsctl clear bridge br-int ipfix netflow || die "unexport failed" ;;
+    export)   [ $# -eq 2 ] || [ $# -eq 3 ] || usage; do_export "$@" ;;
+    unexport) [ $# -eq 0 ] || usage; need_up; q vsctl clear bridge br-int ipfix netflow sflow || die "unexport failed" ;;
     traffic)  [ $# -eq 0 ] || usage; do_traffic ;;
     *)        usage ;;
 esac
