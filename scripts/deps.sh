@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what plumb's build and tests need on Debian, when it is missing. Idempotent.
-# Real components for end-to-end tests: softflowd (exporter), nfdump (nfcapd, for the
+# Real components for end-to-end tests: softflowd (exporter), pmacct (sfprobe: an sFlow agent), nfdump (nfcapd, for the
 # benchmark), Prometheus (promtool), Open vSwitch (userspace datapath), tshark (reference
 # decoder), iperf3 (traffic), hyperfine (benchmarks).
 set -euo pipefail

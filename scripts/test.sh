@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of plumb: unit tests, the corpus and golden tests, SQL cases, and the
-# end-to-end tests against real exporters and servers (softflowd, Open vSwitch, promtool),
+# end-to-end tests against real exporters and servers (softflowd, pmacct, Open vSwitch, promtool),
 # which it installs first when they are missing. Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +9,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 scripts/deps.sh build-essential pkg-config libpcap-dev softflowd nfdump prometheus openvswitch-switch \
-  iproute2 iputils-ping ethtool tcpdump tshark iperf3 nftables
+  iproute2 iputils-ping ethtool tcpdump tshark iperf3 nftables pmacct
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/plumb/target}"
 # Tests that cannot run their real part here (no network namespaces, a tool missing) append
 # "test-name: reason" to this file (tests/common/skip.rs); it is summed up at the end. With
