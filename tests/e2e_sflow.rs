@@ -93,6 +93,7 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
         {
             assert_eq!(process::sum_metric(&m, "plumb_decode_errors_total"), 0.0, "{m}");
             assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 0.0, "{m}");
+            assert_eq!(process::sum_metric(&m, "plumb_sflow_samples_lost_total"), 0.0, "{m}");
             break;
         }
         last = samples;

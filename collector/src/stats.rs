@@ -92,6 +92,10 @@ pub struct DecodeStats {
     pub drop_notifications: u64,
     /// Samples and records of formats the decoder does not read, skipped by their length.
     pub elements_skipped: u64,
+    /// Flow samples missing from a data source's sample sequence numbers.
+    pub samples_lost: u64,
+    /// Flow samples the agent counted as dropped itself (its resources ran short).
+    pub samples_dropped_by_agent: u64,
 }
 
 impl DecodeStats {
@@ -127,6 +131,8 @@ impl DecodeStats {
         self.counter_samples += other.counter_samples;
         self.drop_notifications += other.drop_notifications;
         self.elements_skipped += other.elements_skipped;
+        self.samples_lost += other.samples_lost;
+        self.samples_dropped_by_agent += other.samples_dropped_by_agent;
     }
 }
 

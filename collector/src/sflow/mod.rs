@@ -9,18 +9,21 @@
 //! sample that sample, and the rest of the datagram is kept.
 //!
 //! Loss: datagram sequence numbers per agent and sub-agent, through the same tracker as
-//! NetFlow/IPFIX (one unit per datagram).
+//! NetFlow/IPFIX (one unit per datagram), and sample sequence numbers and the agent's own
+//! drop count per data source ([`sources`]).
 
 pub mod drop_reason;
 pub mod records;
 pub mod row;
 pub mod sample;
+pub mod sources;
 pub mod stats;
 pub mod xdr;
 
 use self::records::FlowRecords;
 use self::row::Origin;
 use self::sample::{CounterSample, DropNotification, FlowSample, format};
+use self::sources::SampleSequences;
 use self::stats::{SflowError, SflowStats};
 use self::xdr::{Elements, Xdr};
 use crate::addr::Addr16;
@@ -38,6 +41,7 @@ pub struct Decoder {
     dissector: Dissector,
     d: Dissection,
     seq: SequenceTracker,
+    sources: SampleSequences,
     counts: SflowStats,
 }
 
@@ -67,12 +71,14 @@ impl DatagramHeader {
 }
 
 impl Decoder {
-    /// `max_scopes` bounds the (agent, sub-agent) pairs whose sequence is followed.
+    /// `max_scopes` bounds the (agent, sub-agent) pairs and the data sources whose
+    /// sequence numbers are followed.
     pub fn new(dissector: Dissector, max_scopes: usize) -> Decoder {
         Decoder {
             dissector,
             d: Dissection::default(),
             seq: SequenceTracker::new(max_scopes),
+            sources: SampleSequences::new(max_scopes),
             counts: SflowStats::default(),
         }
     }
@@ -106,7 +112,8 @@ impl Decoder {
         );
         outcome.lost += seq.lost;
         self.counts.shared.sequence_resets += seq.reset as u64;
-        let origin = Origin { exporter, sub_agent: h.sub_agent, received_us };
+        let origin =
+            Origin { exporter, agent: h.agent.unwrap_or(exporter), sub_agent: h.sub_agent, received_us };
         let mut samples = rest.elements(h.samples);
         for e in samples.by_ref() {
             if e.enterprise != 0 {
@@ -156,6 +163,12 @@ impl Decoder {
         outcome: &mut Outcome,
     ) {
         self.counts.shared.flow_samples += 1;
+        let key = (origin.agent, origin.sub_agent, s.source.class, s.source.index);
+        let loss = self.sources.observe(key, s.sequence, s.drops);
+        let shared = &mut self.counts.shared;
+        shared.samples_lost += loss.missing;
+        shared.samples_dropped_by_agent += loss.agent_dropped;
+        shared.sequence_resets += loss.reset as u64;
         let rate = self.rate(s.rate, sampling);
         let records = FlowRecords::gather(s.records, &mut self.counts);
         let (row, repaired) =

@@ -18,6 +18,8 @@ use crate::source_kind::SourceKind;
 #[derive(Clone, Copy, Debug)]
 pub struct Origin {
     pub exporter: Addr16,
+    /// The agent address the datagram carries (its UDP source when it carries none).
+    pub agent: Addr16,
     pub sub_agent: u32,
     pub received_us: i64,
 }

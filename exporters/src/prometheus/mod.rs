@@ -27,6 +27,7 @@ pub struct Metrics {
     pub sequence_resets: IntCounter,
     pub records_repaired: IntCounterVec,
     pub samples: IntCounterVec,
+    pub samples_lost: IntCounterVec,
     pub elements_skipped: IntCounter,
     pub socket_drops: IntCounterVec,
     pub socket_receive_buffer: IntGaugeVec,
@@ -125,6 +126,13 @@ impl Metrics {
                 "plumb_sflow_samples_total",
                 "sFlow samples decoded, by kind: flow (one flows row each), counter, drop (dropped-packet notifications).",
                 &["kind"],
+            ),
+            samples_lost: counter_vec(
+                &r,
+                "plumb_sflow_samples_lost_total",
+                "sFlow flow samples lost, by where it shows: sequence (gaps in a data source's sample numbers: \
+                 lost datagrams, samples the agent skipped) or agent (the agent's own count of samples it dropped).",
+                &["seen_in"],
             ),
             elements_skipped: counter(
                 &r,
@@ -279,6 +287,9 @@ impl Metrics {
         for kind in ["flow", "counter", "drop"] {
             m.samples.with_label_values(&[kind]);
         }
+        for seen_in in ["sequence", "agent"] {
+            m.samples_lost.with_label_values(&[seen_in]);
+        }
         m
     }
 
@@ -312,6 +323,8 @@ impl Metrics {
             self.samples.with_label_values(&[kind]).inc_by(n);
         }
         self.elements_skipped.inc_by(s.elements_skipped);
+        self.samples_lost.with_label_values(&["sequence"]).inc_by(s.samples_lost);
+        self.samples_lost.with_label_values(&["agent"]).inc_by(s.samples_dropped_by_agent);
     }
 
     /// Sets the exporter-reported loss gauges.
