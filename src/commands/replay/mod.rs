@@ -81,7 +81,7 @@ pub fn run(a: ReplayArgs) -> Result<()> {
     let records_text = if a.skip_templates {
         "data only".to_string()
     } else {
-        format!("{sent_records} NetFlow/IPFIX flow records")
+        format!("{sent_records} flow records")
     };
     println!(
         "sent {sent} datagrams ({records_text}, {bytes} bytes) from {} exporters to {target} \
