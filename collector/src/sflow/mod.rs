@@ -30,7 +30,7 @@ use crate::addr::Addr16;
 use crate::netflow::SamplingOverride;
 use crate::netflow::state::sequence::{Counted, SequenceTracker};
 use crate::packet::dissect::{Dissection, Dissector};
-use crate::schema::FlowBuilders;
+use crate::schema::{FlowBuilders, FlowRow};
 use crate::stats::{DecodeStats, Outcome};
 
 /// The `version` word of an sFlow v5 datagram, also its protocol tag in the sequence tracker.
@@ -43,6 +43,7 @@ pub struct Decoder {
     seq: SequenceTracker,
     sources: SampleSequences,
     counts: SflowStats,
+    row: FlowRow<'static>,
 }
 
 /// The datagram header: who sent it and its place in the agent's sequence.
@@ -80,6 +81,7 @@ impl Decoder {
             seq: SequenceTracker::new(max_scopes),
             sources: SampleSequences::new(max_scopes),
             counts: SflowStats::default(),
+            row: FlowRow::default(),
         }
     }
 
@@ -171,9 +173,16 @@ impl Decoder {
         shared.sequence_resets += loss.reset as u64;
         let rate = self.rate(s.rate, sampling);
         let records = FlowRecords::gather(s.records, &mut self.counts);
-        let (row, repaired) =
-            row::flow_row(origin, (s.input, s.output), rate, &records, &self.dissector, &mut self.d);
-        out.append(&row, []);
+        let repaired = row::flow_row(
+            &mut self.row,
+            origin,
+            (s.input, s.output),
+            rate,
+            &records,
+            &self.dissector,
+            &mut self.d,
+        );
+        out.append(&self.row, []);
         outcome.records += 1;
         outcome.repaired += repaired as u64;
     }

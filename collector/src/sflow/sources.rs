@@ -31,15 +31,17 @@ pub struct SampleLoss {
     pub reset: bool,
 }
 
-/// Last sample seen per data source, for at most `max` sources.
+/// Last sample seen per data source, for at most `max` sources. Looked up once per flow
+/// sample: foldhash, not SipHash (a tenth of the decode time), seeded per map because the
+/// keys come from unauthenticated UDP.
 pub struct SampleSequences {
-    last: HashMap<SourceKey, Last>,
+    last: HashMap<SourceKey, Last, foldhash::fast::RandomState>,
     max: usize,
 }
 
 impl SampleSequences {
     pub fn new(max: usize) -> SampleSequences {
-        SampleSequences { last: HashMap::new(), max }
+        SampleSequences { last: HashMap::default(), max }
     }
 
     pub fn observe(&mut self, key: SourceKey, sequence: u32, agent_drops: u32) -> SampleLoss {

@@ -78,11 +78,8 @@ pub fn run(a: ReplayArgs) -> Result<()> {
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    let records_text = if a.skip_templates {
-        "data only".to_string()
-    } else {
-        format!("{sent_records} flow records")
-    };
+    let records_text =
+        if a.skip_templates { "data only".to_string() } else { format!("{sent_records} flow records") };
     println!(
         "sent {sent} datagrams ({records_text}, {bytes} bytes) from {} exporters to {target} \
 in {secs:.2} s ({:.0} datagrams/s, {:.0} records/s){}",
