@@ -169,8 +169,9 @@ impl Decoder {
         let loss = self.sources.observe(key, s.sequence, s.drops);
         let shared = &mut self.counts.shared;
         shared.samples_lost += loss.missing;
+        // A restart of the numbers is not counted again here: the agent's datagram
+        // numbers restart with it, and `plumb replay` loops files whose samples start over.
         shared.samples_dropped_by_agent += loss.agent_dropped;
-        shared.sequence_resets += loss.reset as u64;
         let rate = self.rate(s.rate, sampling);
         let records = FlowRecords::gather(s.records, &mut self.counts);
         let repaired = row::flow_row(
