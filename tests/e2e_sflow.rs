@@ -83,7 +83,13 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
     // Every sample the agent sent is a row once the collector has committed as many rows
     // as it decoded flow samples, and no more arrive.
     let mut last = -1.0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sFlow samples settled within 60 s:\n{}",
+            c.metrics()
+        );
         std::thread::sleep(std::time::Duration::from_millis(1500));
         let m = c.metrics();
         let samples = process::sum_metric(&m, "plumb_sflow_samples_total");

@@ -6,7 +6,7 @@
 
 /// The name of a drop reason, `None` for a code without one here. The codes from 337 on
 /// are Linux kernel drop reasons, of which only those the sFlow drop-notification
-/// documents name are listed; the rest stay numbers in `reason_code`.
+/// documents name are listed; the rest stay numbers.
 pub fn name(code: u32) -> Option<&'static str> {
     Some(match code {
         0 => "net_unreachable",
@@ -130,7 +130,8 @@ pub const FRAG_NEEDED: u32 = 4;
 pub const PKT_TOO_BIG: u32 = 262;
 
 /// IPFIX forwardingStatus (IE 89, RFC 7270 reason codes) for a drop reason, so that sFlow
-/// drops and IPFIX drops share one column; the raw code stays in the row beside it.
+/// drops and IPFIX drops share one column. The mapping loses detail (259, 287 and most
+/// kernel reasons are all 128): the raw code belongs in the `drops` table.
 pub fn forwarding_status(code: u32) -> u8 {
     match code {
         FRAG_NEEDED | PKT_TOO_BIG => 0x85,  // 133 fragmentation needed and DF set

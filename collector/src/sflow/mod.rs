@@ -5,8 +5,9 @@
 //! one row ([`row`]), its sampled header read by the shared packet layer, its counts
 //! scaled by its rate. Counter samples and dropped-packet notifications are read and
 //! counted (their tables, `interface_counters` and `drops`, come next). Every length is
-//! checked against the piece it sits in ([`xdr`]): a bad record loses that record, a bad
-//! sample that sample, and the rest of the datagram is kept.
+//! checked against the piece it sits in ([`xdr`]): a record or sample whose fixed fields
+//! are cut is left out alone; one whose length runs past its parent ends that list there,
+//! and what came before it is kept.
 //!
 //! Loss: datagram sequence numbers per agent and sub-agent, through the same tracker as
 //! NetFlow/IPFIX (one unit per datagram), and sample sequence numbers and the agent's own
@@ -150,7 +151,8 @@ impl Decoder {
         }
         match samples.error() {
             Some(e) => self.counts.error(e),
-            None if !samples.rest().is_empty() => self.counts.error(SflowError::TrailingBytes),
+            // Zero padding after the last sample is tolerated, as for NetFlow.
+            None if samples.rest().iter().any(|&b| b != 0) => self.counts.error(SflowError::TrailingBytes),
             None => {}
         }
         buf.len()

@@ -180,9 +180,8 @@ impl<'a> FlowRecords<'a> {
     /// preference follow and are not read.
     fn read_gateway(&mut self, x: &mut Xdr<'a>) -> Result<(), SflowError> {
         let next_hop = x.address()?;
-        self.next_hop = self.next_hop.or(next_hop);
         let _router_as = x.u32()?;
-        self.src_as = Some(x.u32()?);
+        let src_as = x.u32()?;
         let _src_peer_as = x.u32()?;
         let segments = x.u32()?;
         let mut last = None;
@@ -197,7 +196,8 @@ impl<'a> FlowRecords<'a> {
                 last = Some(x.u32()?);
             }
         }
-        self.dst_as = last;
+        // Only a whole record counts: nothing of a cut one is kept.
+        (self.next_hop, self.src_as, self.dst_as) = (self.next_hop.or(next_hop), Some(src_as), last);
         Ok(())
     }
 }

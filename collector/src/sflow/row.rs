@@ -66,8 +66,7 @@ pub fn flow_row(
         dissector.dissect(linktype, h.bytes, d);
         l3 = packet_facts(row, d, linktype == link::linktype::ETHERNET);
     } else if let Some(ip) = r.ip {
-        ip_facts(row, &ip);
-        l3 = Some(ip.length);
+        l3 = ip_facts(row, &ip);
     }
     if let (None, Some((src, dst))) = (row.src_mac, r.macs) {
         (row.src_mac, row.dst_mac) = (Some(src), Some(dst));
@@ -136,8 +135,10 @@ fn packet_facts(row: &mut FlowRow<'_>, d: &Dissection, ethernet: bool) -> Option
     (!offload).then_some(outer.total_len)
 }
 
-/// Fills the row from an IPv4/IPv6 data record (a sample without a header).
-fn ip_facts(row: &mut FlowRow<'_>, ip: &SampledIp) {
+/// Fills the row from an IPv4/IPv6 data record (a sample without a header); returns its
+/// layer-3 length, none for 0 or above any link's MTU (an offload super-packet, as for
+/// sampled headers).
+fn ip_facts(row: &mut FlowRow<'_>, ip: &SampledIp) -> Option<u32> {
     (row.src_addr, row.dst_addr, row.protocol, row.tos) =
         (Some(ip.src), Some(ip.dst), Some(ip.protocol), Some(ip.tos));
     if ip.protocol == ip_protocol::TCP || ip.protocol == ip_protocol::UDP {
@@ -146,7 +147,11 @@ fn ip_facts(row: &mut FlowRow<'_>, ip: &SampledIp) {
     if ip.protocol == ip_protocol::TCP {
         row.tcp_flags = Some(ip.tcp_flags);
     }
-    (row.min_ip_len, row.max_ip_len) = (Some(ip.length), Some(ip.length));
+    let offload = ip.length == 0 || ip.length > MAX_WIRE_IP_LEN;
+    row.offload_packets = Some(offload as u64);
+    let l3 = (!offload).then_some(ip.length);
+    (row.min_ip_len, row.max_ip_len) = (l3, l3);
+    l3
 }
 
 /// A tunnel record names the encapsulating packet, and the sampled header is the packet
@@ -172,9 +177,11 @@ fn encapsulate(row: &mut FlowRow<'_>, outer: &SampledIp, vni: Option<u32>, disse
         if udp { (Some(outer.src_port), Some(outer.dst_port)) } else { (None, None) };
     (row.src_addr, row.dst_addr, row.protocol) = (Some(outer.src), Some(outer.dst), Some(outer.protocol));
     (row.src_port, row.dst_port) = (row.tunnel_src_port, row.tunnel_dst_port);
-    row.tcp_flags = None;
+    (row.tcp_flags, row.tos) = (None, Some(outer.tos));
     // The record's length is the outer packet's when the agent knows it (Open vSwitch
-    // sends 0); the DF bit and fragments of the outer packet are not in the record.
+    // sends 0); the DF bit and fragments of the outer packet are not in the record, so
+    // `fragments`, `offload_packets` and the ICMP columns stay those of the sampled
+    // (inner) packet.
     let outer_len = (outer.length != 0).then_some(outer.length);
     (row.min_ip_len, row.max_ip_len) = (outer_len, outer_len);
     (row.df_packets, row.fragment_flags) = (None, None);

@@ -1,7 +1,8 @@
 //! The samples of a datagram (sFlow v5 `sample_data`, enterprise 0): their fixed fields,
-//! parsed from a bounded body, and the records that follow them. Each of the expanded
-//! forms (formats 3 and 4, and the drop notification) carries its source id and
-//! interfaces as two words where the compact forms pack them into one.
+//! parsed from a bounded body, and the records that follow them. The expanded forms
+//! (formats 3 and 4) carry the source id and the interfaces as two words each where the
+//! compact forms pack them into one; the drop notification has the expanded source id and
+//! plain ifIndex words for its interfaces.
 
 use super::stats::SflowError;
 use super::xdr::{Elements, Xdr};
@@ -51,10 +52,11 @@ impl Interface {
         Self::expanded(word >> 30, word & 0x3fff_ffff)
     }
 
-    /// The expanded form: format and value in words of their own.
+    /// The expanded form: format and value in words of their own. All ones is read as
+    /// "the device itself" too: no ifIndex can have it (IF-MIB stops at 2³¹ − 1).
     pub fn expanded(format: u32, value: u32) -> Interface {
         match format {
-            0 if value == INTERNAL => Interface::Internal,
+            0 if value == INTERNAL || value == u32::MAX => Interface::Internal,
             1 => Interface::Discarded(value),
             2 => Interface::Multiple(value),
             // Format 3 is reserved: nothing is known of the interface.
@@ -182,6 +184,7 @@ mod tests {
         assert_eq!(Interface::compact(0xc000_0001), Interface::Index(0));
         assert_eq!(Interface::expanded(0, 1_285_816_721).if_index(), Some(1_285_816_721));
         assert_eq!(Interface::expanded(2, 0), Interface::Multiple(0));
+        assert_eq!(Interface::expanded(0, u32::MAX), Interface::Internal);
         for i in [Interface::Index(0), Interface::Internal, Interface::Discarded(4), Interface::Multiple(3)] {
             assert_eq!(i.if_index(), None);
         }

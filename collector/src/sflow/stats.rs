@@ -20,7 +20,7 @@ pub enum SflowError {
     SampleTruncated,
     /// A record of a known format shorter than its fixed fields.
     RecordTruncated,
-    /// Bytes after the last sample the header announced.
+    /// Bytes other than zero padding after the last sample the header announced.
     TrailingBytes,
 }
 
