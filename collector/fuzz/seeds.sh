@@ -80,3 +80,18 @@ find "$fixtures" -name '*.pcap' -o -name '*.pcapng' | sort | while read -r f; do
   head -c 65536 "$f" > "corpus/read_captures/$(basename "$f")"
 done
 echo "$(ls corpus/read_captures | wc -l) seeds in corpus/read_captures"
+
+# For decode_sflow, each sFlow datagram of the corpus on its own: the raw files, and the
+# UDP payloads on port 6343 of every capture (tshark).
+mkdir -p corpus/decode_sflow
+find "$fixtures" \( -path '*sflow*' -name '*.bin' -o -path '*sflow*' -name '*.dat' \) | sort | while read -r f; do
+  if [ "$(head -c 4 "$f" | od -An -tx1 | tr -d ' \n')" = 00000005 ]; then cp "$f" "corpus/decode_sflow/$(basename "$(dirname "$f")")-$(basename "$f")"; fi
+done
+find "$fixtures" -name '*.pcap' | sort | while read -r f; do
+  n=0
+  tshark -r "$f" -Y 'udp.port == 6343' -T fields -e udp.payload 2>/dev/null | while read -r hex; do
+    n=$((n + 1))
+    [ -n "$hex" ] && echo "$hex" | tr -d ':' | xxd -r -p > "corpus/decode_sflow/$(basename "$f" .pcap)-$n"
+  done
+done
+echo "$(ls corpus/decode_sflow | wc -l) seeds in corpus/decode_sflow"
