@@ -236,6 +236,9 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("store");
     let c = Collector::start(&data);
+    // A switch's sFlow drop notification (host unreachable), then the OVS capture.
+    let drop = common::public("telegraf/sflow_issue_15375/sflow_drop_1036.bin");
+    process::run(&["replay", drop.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
     let pcap = common::ovs("ovs-export.pcap");
     let sent = process::run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
     assert!(sent.contains("sent"), "{sent}");
@@ -254,6 +257,10 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
     assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 1068.0);
     assert!(m.contains("plumb_sflow_samples_total{kind=\"flow\"} 785"), "{m}");
     assert!(m.contains("plumb_sflow_samples_total{kind=\"counter\"} 12"), "{m}");
+    assert!(
+        m.contains("plumb_exporter_dropped_packets_total{protocol=\"sflow\",reason=\"host_unreachable\"} 1"),
+        "{m}"
+    );
     // Every Open vSwitch tunnel record came with its ports byte-swapped.
     assert!(m.contains("plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"} 12"), "{m}");
     // Every flow end is plausible against its message's export time.

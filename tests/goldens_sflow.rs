@@ -160,6 +160,17 @@ fn every_sflow_file_of_the_corpus_decodes_to_its_counts() {
     }
 }
 
+/// Telegraf's drop notification (reason 1, host unreachable, with an egress-queue record)
+/// counts one dropped packet by its reason's name; it makes no `flows` row.
+#[test]
+fn a_drop_notification_counts_its_reason() {
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let b = common::decode_file(&mut dec, &common::public("telegraf/sflow_issue_15375/sflow_drop_1036.bin"));
+    assert_eq!(b.num_rows(), 0);
+    let dropped: Vec<_> = dec.stats.dropped_packets.iter().map(|(l, n)| (l.protocol, l.reason, n)).collect();
+    assert_eq!(dropped, [("sflow", "host_unreachable", 1)]);
+}
+
 /// A raw header from an IPv4 record alone (nxthdr's only record is sampled_ipv4), and a
 /// VLAN from an 802.1Q header (logstash).
 #[test]

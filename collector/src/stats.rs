@@ -32,8 +32,9 @@ pub struct ErrorLabel {
 /// The `protocol` label of a datagram whose protocol could not be told.
 pub const UNKNOWN_PROTOCOL: &str = "unknown";
 
-/// Error counts by label. Errors are rare and their labels few, so a short list beats a
-/// map; an empty list allocates nothing.
+/// Counts by (protocol, reason) label: decode errors, and packets an exporter reported
+/// dropped. Both are rare and their labels few, so a short list beats a map; an empty
+/// list allocates nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ErrorCounts {
     counts: Vec<(ErrorLabel, u64)>,
@@ -96,6 +97,9 @@ pub struct DecodeStats {
     pub samples_lost: u64,
     /// Flow samples the agent counted as dropped itself (its resources ran short).
     pub samples_dropped_by_agent: u64,
+    /// Packets the exporter reported it dropped, one per sFlow dropped-packet
+    /// notification (never sampled), by protocol and drop reason.
+    pub dropped_packets: ErrorCounts,
 }
 
 impl DecodeStats {
@@ -133,6 +137,9 @@ impl DecodeStats {
         self.elements_skipped += other.elements_skipped;
         self.samples_lost += other.samples_lost;
         self.samples_dropped_by_agent += other.samples_dropped_by_agent;
+        for (label, n) in other.dropped_packets.iter() {
+            self.dropped_packets.add(label, n);
+        }
     }
 }
 

@@ -125,6 +125,9 @@ pub fn name(code: u32) -> Option<&'static str> {
     })
 }
 
+/// The label of a code without a name.
+pub const OTHER: &str = "other";
+
 /// The path-MTU reasons: ICMP "fragmentation needed" and "packet too big".
 pub const FRAG_NEEDED: u32 = 4;
 pub const PKT_TOO_BIG: u32 = 262;

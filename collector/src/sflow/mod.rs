@@ -32,7 +32,8 @@ use crate::netflow::SamplingOverride;
 use crate::netflow::state::sequence::{Counted, SequenceTracker};
 use crate::packet::dissect::{Dissection, Dissector};
 use crate::schema::{FlowBuilders, FlowRow};
-use crate::stats::{DecodeStats, Outcome};
+use crate::source_kind::SourceKind;
+use crate::stats::{DecodeStats, ErrorLabel, Outcome};
 
 /// The `version` word of an sFlow v5 datagram, also its protocol tag in the sequence tracker.
 const VERSION: u32 = 5;
@@ -141,7 +142,12 @@ impl Decoder {
                 }
                 format::DISCARDED => match DropNotification::parse(e.body) {
                     Ok(n) => {
-                        self.counts.shared.drop_notifications += 1;
+                        let shared = &mut self.counts.shared;
+                        shared.drop_notifications += 1;
+                        let reason = drop_reason::name(n.reason).unwrap_or(drop_reason::OTHER);
+                        shared
+                            .dropped_packets
+                            .add(ErrorLabel { protocol: SourceKind::Sflow.as_str(), reason }, 1);
                         self.check(n.records);
                     }
                     Err(err) => self.counts.error(err),

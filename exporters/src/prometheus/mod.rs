@@ -29,6 +29,7 @@ pub struct Metrics {
     pub samples: IntCounterVec,
     pub samples_lost: IntCounterVec,
     pub elements_skipped: IntCounter,
+    pub dropped_packets: IntCounterVec,
     pub socket_drops: IntCounterVec,
     pub socket_receive_buffer: IntGaugeVec,
     pub sink_batches_dropped: IntCounterVec,
@@ -138,6 +139,13 @@ impl Metrics {
                 &r,
                 "plumb_sflow_skipped_elements_total",
                 "sFlow samples and records of formats plumb does not read, skipped by their length.",
+            ),
+            dropped_packets: counter_vec(
+                &r,
+                "plumb_exporter_dropped_packets_total",
+                "Packets exporters reported they dropped (sFlow dropped-packet notifications, one packet each, \
+                 never sampled), by protocol and drop reason (frag_needed and pkt_too_big are path-MTU drops).",
+                &["protocol", "reason"],
             ),
             socket_drops: counter_vec(
                 &r,
@@ -325,6 +333,9 @@ impl Metrics {
         self.elements_skipped.inc_by(s.elements_skipped);
         self.samples_lost.with_label_values(&["sequence"]).inc_by(s.samples_lost);
         self.samples_lost.with_label_values(&["agent"]).inc_by(s.samples_dropped_by_agent);
+        for (l, n) in s.dropped_packets.iter() {
+            self.dropped_packets.with_label_values(&[l.protocol, l.reason]).inc_by(n);
+        }
     }
 
     /// Sets the exporter-reported loss gauges.
