@@ -80,7 +80,7 @@ impl Decoder {
         Decoder {
             dissector,
             d: Dissection::default(),
-            seq: SequenceTracker::new(max_scopes),
+            seq: SequenceTracker::per_domain_only(max_scopes),
             sources: SampleSequences::new(max_scopes),
             counts: SflowStats::default(),
             row: FlowRow::default(),

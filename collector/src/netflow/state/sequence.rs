@@ -59,11 +59,20 @@ pub struct SequenceTracker {
     per_domain: HashMap<(Addr16, u8, u32), Expect>,
     per_exporter: HashMap<(Addr16, u8), Expect>,
     max_entries: usize,
+    /// Only the domain's own numbers count: set for protocols whose domains never share
+    /// a counter (sFlow sub-agents), where the exporter-wide rule could take another
+    /// domain's number for this one's and hide a loss.
+    per_domain_only: bool,
 }
 
 impl SequenceTracker {
     pub fn new(max_entries: usize) -> Self {
         Self { max_entries, ..Default::default() }
+    }
+
+    /// A tracker that follows each domain on its own numbers alone (sFlow).
+    pub fn per_domain_only(max_entries: usize) -> Self {
+        Self { max_entries, per_domain_only: true, ..Default::default() }
     }
 
     /// Records message `seq` and what it carried; `resync` says the message could not be
@@ -95,7 +104,7 @@ impl SequenceTracker {
         if dom.known {
             let own = [c.flow_records, c.units, c.flow_records + c.templates, c.units + c.templates]
                 .map(|n| dom.prev.wrapping_add(n));
-            let rfc = seq == dom.next || (exp.known && seq == exp.next);
+            let rfc = seq == dom.next || (!self.per_domain_only && exp.known && seq == exp.next);
             let own_fits = own.contains(&seq);
             if rfc && !(counts_own && own_fits) {
                 counts_own = false;
@@ -171,6 +180,21 @@ mod tests {
         assert_eq!(t.observe(E, 10, 0, 1, Counted::units(1), false).lost, 0);
         assert_eq!(t.observe(E, 10, 7, 2, Counted::units(1), false).lost, 0);
         assert_eq!(t.observe(E, 10, 7, 3, Counted::units(1), false).lost, 0);
+    }
+
+    #[test]
+    fn domains_that_never_share_a_counter_keep_their_losses() {
+        // sFlow sub-agents 1 and 2: sub-agent 2 loses its datagram 10; its 11 arrives just
+        // after sub-agent 1's 10, which the exporter-wide rule would take as the number
+        // expected next.
+        let mut t = SequenceTracker::per_domain_only(100);
+        let mut shared = SequenceTracker::new(100);
+        for tr in [&mut t, &mut shared] {
+            tr.observe(E, 5, 2, 9, Counted::units(1), false);
+            tr.observe(E, 5, 1, 10, Counted::units(1), false);
+        }
+        assert_eq!(t.observe(E, 5, 2, 11, Counted::units(1), false).lost, 1);
+        assert_eq!(shared.observe(E, 5, 2, 11, Counted::units(1), false).lost, 0);
     }
 
     #[test]
