@@ -142,12 +142,7 @@ fn live_ovs_vxlan_rows_reach_the_store() {
         let out = lab_cmd(&["exec", wds, "curl", "-sf", &format!("http://127.0.0.1:{metrics_port}/metrics")]);
         String::from_utf8_lossy(&out.stdout).to_string()
     };
-    let counters_of = |m: &str| {
-        m.lines()
-            .find_map(|l| l.strip_prefix("plumb_sflow_samples_total{kind=\"counter\"} "))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let counters_of = |m: &str| process::metric_value(m, "plumb_sflow_samples_total{kind=\"counter\"}");
     let deadline = Instant::now() + Duration::from_secs(15);
     let (metrics, counters) = loop {
         let m = metrics_of();
@@ -158,13 +153,10 @@ fn live_ovs_vxlan_rows_reach_the_store() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(counters >= 3.0, "counter samples of vm1, vm2 and br-int:\n{metrics}");
-    let repaired = metrics
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"} ")
-        })
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let repaired = process::metric_value(
+        &metrics,
+        "plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"}",
+    );
     assert!(repaired >= 2.0, "every tunnel record repaired, both directions:\n{metrics}");
 
     // Stop the collector by its PID: it flushes and exits cleanly.

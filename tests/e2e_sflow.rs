@@ -93,11 +93,7 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
         std::thread::sleep(std::time::Duration::from_millis(1500));
         let m = c.metrics();
         // Flow samples only: sfprobe also sends a counter sample now and then.
-        let samples = m
-            .lines()
-            .find_map(|l| l.strip_prefix("plumb_sflow_samples_total{kind=\"flow\"} "))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let samples = process::metric_value(&m, "plumb_sflow_samples_total{kind=\"flow\"}");
         if samples > 0.0
             && samples == last
             && process::sum_metric(&m, "plumb_store_rows_written_total") >= samples

@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 /// Fields of one line-protocol line (`measurement,tags fields timestamp`).
 fn line_fields(line: &str) -> (String, HashMap<String, String>) {
@@ -47,37 +48,55 @@ fn protocol_name(n: &str) -> &str {
     }
 }
 
-#[test]
-fn telegraf_flow_lines_match_our_rows() {
+/// Telegraf's cases, sorted: the sFlow ones (`sflow_*`) or the others.
+fn cases(sflow: bool) -> Vec<PathBuf> {
     let root = common::public("telegraf");
     let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.retain(|c| c.file_name().unwrap().to_string_lossy().starts_with("sflow") == sflow);
     cases.sort();
+    cases
+}
+
+/// One case: its `.bin` files decoded in order, its rows as (batch, row), and the
+/// `netflow` lines of its `expected.out` that `keep` takes.
+struct Case {
+    name: String,
+    batches: Vec<arrow::array::RecordBatch>,
+    rows: Vec<(usize, usize)>,
+    expected: Vec<HashMap<String, String>>,
+}
+
+fn load(case: &Path, keep: impl Fn(&HashMap<String, String>) -> bool) -> Case {
+    let mut files: Vec<_> = std::fs::read_dir(case)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    files.sort();
+    let batches = common::decode_group(&files);
+    let rows = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+        .collect();
+    let expected = std::fs::read_to_string(case.join("expected.out"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(' '))
+        .map(line_fields)
+        .filter(|(m, f)| m == "netflow" && keep(f))
+        .map(|(_, f)| f)
+        .collect();
+    Case { name: case.file_name().unwrap().to_string_lossy().to_string(), batches, rows, expected }
+}
+
+#[test]
+fn telegraf_flow_lines_match_our_rows() {
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in cases {
-        let name = case.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("sflow") {
-            continue; // telegraf_sflow_lines_match_our_rows
-        }
-        let mut files: Vec<_> = std::fs::read_dir(&case)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
-            .collect();
-        files.sort();
-        let batches = common::decode_group(&files);
-        let rows: Vec<(usize, usize)> = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
-            .collect();
-        let expected: Vec<HashMap<String, String>> = std::fs::read_to_string(case.join("expected.out"))
-            .unwrap()
-            .lines()
-            .map(line_fields)
-            .filter(|(m, _)| m == "netflow")
-            .map(|(_, f)| f)
-            .collect();
+    // The sFlow cases: telegraf_sflow_lines_match_our_rows.
+    for case in cases(false) {
+        let Case { name, batches, rows, expected } = load(&case, |_| true);
         if rows.len() != expected.len() {
             failures.push(format!("{name}: {} rows, expected {}", rows.len(), expected.len()));
             continue;
@@ -121,34 +140,12 @@ fn telegraf_flow_lines_match_our_rows() {
 /// where plumb's is the upper layer after extension headers.
 #[test]
 fn telegraf_sflow_lines_match_our_rows() {
-    let root = common::public("telegraf");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
-    cases.retain(|c| c.file_name().unwrap().to_string_lossy().starts_with("sflow"));
-    cases.sort();
+    let cases = cases(true);
     assert!(cases.len() >= 4, "{cases:?}");
     let (mut failures, mut checked) = (Vec::new(), 0);
     for case in cases {
-        let name = case.file_name().unwrap().to_string_lossy().to_string();
-        let mut files: Vec<_> = std::fs::read_dir(&case)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
-            .collect();
-        files.sort();
-        let batches = common::decode_group(&files);
-        let rows: Vec<(usize, usize)> = batches
-            .iter()
-            .enumerate()
-            .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
-            .collect();
-        let expected: Vec<HashMap<String, String>> = std::fs::read_to_string(case.join("expected.out"))
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(' '))
-            .map(line_fields)
-            .filter(|(m, f)| m == "netflow" && f.contains_key("src"))
-            .map(|(_, f)| f)
-            .collect();
+        // Flow-sample lines: counter samples' lines have no `src`.
+        let Case { name, batches, rows, expected } = load(&case, |f| f.contains_key("src"));
         if rows.len() != expected.len() {
             failures.push(format!("{name}: {} rows, expected {}", rows.len(), expected.len()));
             continue;

@@ -166,6 +166,15 @@ pub fn sum_metric(text: &str, name: &str) -> f64 {
         .sum()
 }
 
+/// The value of one series, written with its labels as the exposition has them
+/// (`name{a="x"}`), 0 when it is not there.
+pub fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
 /// Whether a Debian tool is on the PATH (the test setup installs it).
 pub fn have(tool: &str) -> bool {
     Command::new("sh")

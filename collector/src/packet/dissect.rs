@@ -80,10 +80,20 @@ pub struct IpHeader {
     pub truncated: bool,
 }
 
+/// The largest IP packet a link can carry without offload; anything above it in a capture
+/// was put together by GSO/TSO/GRO (or BIG TCP) and never crossed a wire as one packet.
+pub const MAX_WIRE_IP_LEN: u32 = 9216;
+
 impl IpHeader {
     /// Whether this packet is a fragment of a larger one.
     pub fn is_fragment(&self) -> bool {
         self.more_frags || self.frag_offset != 0
+    }
+
+    /// Whether this is an offload super-packet rather than one that crossed a wire: a
+    /// length of 0 (read from the capture instead) or above any link's MTU.
+    pub fn is_offload(&self) -> bool {
+        self.len_from_capture || self.total_len > MAX_WIRE_IP_LEN
     }
 }
 

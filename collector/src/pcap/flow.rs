@@ -109,10 +109,6 @@ pub enum EndReason {
     Evicted = 5,
 }
 
-/// The largest IP packet a link can carry without offload; anything above it in a capture
-/// was put together by GSO/TSO/GRO (or BIG TCP) and never crossed a wire as one packet.
-pub const MAX_WIRE_IP_LEN: u32 = 9216;
-
 /// The state of one flow.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Flow {
@@ -234,19 +230,15 @@ impl Flow {
     }
 
     fn add_lengths(&mut self, outer: &IpHeader, d: &Dissection, offload: bool) {
-        let inner_len = d.inner().map(|ip| (ip.total_len, ip.len_from_capture));
-        let too_long = |len: u32, from_capture: bool| from_capture || len > MAX_WIRE_IP_LEN;
-        if offload
-            || too_long(outer.total_len, outer.len_from_capture)
-            || inner_len.is_some_and(|(l, c)| too_long(l, c))
-        {
+        let inner = d.inner();
+        if offload || outer.is_offload() || inner.is_some_and(IpHeader::is_offload) {
             self.offload_packets += 1;
             return;
         }
         self.min_ip_len = self.min_ip_len.min(outer.total_len);
         self.max_ip_len = self.max_ip_len.max(outer.total_len);
-        if let Some((len, _)) = inner_len {
-            self.max_inner_ip_len = self.max_inner_ip_len.max(len);
+        if let Some(ip) = inner {
+            self.max_inner_ip_len = self.max_inner_ip_len.max(ip.total_len);
         }
     }
 

@@ -29,6 +29,7 @@ use self::stats::{SflowError, SflowStats};
 use self::xdr::{Elements, Xdr};
 use crate::addr::Addr16;
 use crate::netflow::SamplingOverride;
+use crate::netflow::decode::finalize::choose_rate;
 use crate::netflow::state::sequence::{Counted, SequenceTracker};
 use crate::packet::dissect::{Dissection, Dissector};
 use crate::schema::{FlowBuilders, FlowRow};
@@ -180,7 +181,8 @@ impl Decoder {
         // A restart of the numbers is not counted again here: the agent's datagram
         // numbers restart with it, and `plumb replay` loops files whose samples start over.
         shared.samples_dropped_by_agent += loss.agent_dropped;
-        let rate = self.rate(s.rate, sampling);
+        // A rate of 0 is a broken agent's: no rate.
+        let rate = choose_rate((s.rate != 0).then_some(s.rate), sampling, &mut self.counts.shared, 1);
         let records = FlowRecords::gather(s.records, &mut self.counts);
         let repaired = row::flow_row(
             &mut self.row,
@@ -194,26 +196,6 @@ impl Decoder {
         out.append(&self.row, []);
         outcome.records += 1;
         outcome.repaired += repaired as u64;
-    }
-
-    /// The sample's rate (0 is no rate), unless the configuration forces its own.
-    fn rate(&mut self, reported: u32, configured: Option<SamplingOverride>) -> Option<u32> {
-        let shared = &mut self.counts.shared;
-        match (reported, configured) {
-            (_, Some(o)) if o.force => {
-                shared.records_config_sampling += 1;
-                Some(o.factor)
-            }
-            (0, Some(o)) => {
-                shared.records_config_sampling += 1;
-                Some(o.factor)
-            }
-            (0, None) => {
-                shared.records_unknown_sampling += 1;
-                None
-            }
-            (r, _) => Some(r),
-        }
     }
 
     /// Walks the records of a counter sample or drop notification for their bounds alone.

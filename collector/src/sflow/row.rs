@@ -8,9 +8,8 @@ use super::drop_reason;
 use super::records::{FlowRecords, SampledIp, header_protocol};
 use super::sample::Interface;
 use crate::addr::Addr16;
-use crate::packet::dissect::{Dissection, Dissector, TunnelKind};
+use crate::packet::dissect::{Dissection, Dissector, MAX_WIRE_IP_LEN, TunnelKind};
 use crate::packet::{fragment_flags, ip_protocol, link};
-use crate::pcap::flow::MAX_WIRE_IP_LEN;
 use crate::schema::FlowRow;
 use crate::source_kind::SourceKind;
 
@@ -114,7 +113,7 @@ fn packet_facts(row: &mut FlowRow<'_>, d: &Dissection, ethernet: bool) -> Option
     row.fragments = Some(fragment as u64);
     row.fragment_flags =
         Some(if df { fragment_flags::DF } else { 0 } | if outer.more_frags { fragment_flags::MF } else { 0 });
-    let offload = outer.len_from_capture || outer.total_len > MAX_WIRE_IP_LEN;
+    let offload = outer.is_offload();
     row.offload_packets = Some(offload as u64);
     if !offload {
         (row.min_ip_len, row.max_ip_len) = (Some(outer.total_len), Some(outer.total_len));

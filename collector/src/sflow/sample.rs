@@ -28,6 +28,11 @@ impl SourceId {
     fn compact(word: u32) -> SourceId {
         SourceId { class: word >> 24, index: word & 0x00ff_ffff }
     }
+
+    /// The compact form (class in the top byte) or the expanded one (two words).
+    fn read(x: &mut Xdr<'_>, expanded: bool) -> Result<SourceId, SflowError> {
+        Ok(if expanded { SourceId { class: x.u32()?, index: x.u32()? } } else { SourceId::compact(x.u32()?) })
+    }
 }
 
 /// An input or output of a flow sample.
@@ -65,6 +70,10 @@ impl Interface {
         }
     }
 
+    fn read(x: &mut Xdr<'_>, expanded: bool) -> Result<Interface, SflowError> {
+        Ok(if expanded { Interface::expanded(x.u32()?, x.u32()?) } else { Interface::compact(x.u32()?) })
+    }
+
     /// The ifIndex for the `in_if` / `out_if` columns: none for unknown, internal, dropped
     /// or multiple.
     pub fn if_index(self) -> Option<u32> {
@@ -92,26 +101,15 @@ pub struct FlowSample<'a> {
 
 impl<'a> FlowSample<'a> {
     pub fn parse(body: &'a [u8], expanded: bool) -> Result<FlowSample<'a>, SflowError> {
-        let mut x = Xdr::new(body);
-        let cut = |_| SflowError::SampleTruncated;
-        let sequence = x.u32().map_err(cut)?;
-        let source = if expanded {
-            SourceId { class: x.u32().map_err(cut)?, index: x.u32().map_err(cut)? }
-        } else {
-            SourceId::compact(x.u32().map_err(cut)?)
+        let x = &mut Xdr::new(body);
+        let read = |x: &mut Xdr<'a>| -> Result<FlowSample<'a>, SflowError> {
+            let (sequence, source) = (x.u32()?, SourceId::read(x, expanded)?);
+            let (rate, pool, drops) = (x.u32()?, x.u32()?, x.u32()?);
+            let (input, output) = (Interface::read(x, expanded)?, Interface::read(x, expanded)?);
+            let count = x.u32()?;
+            Ok(FlowSample { sequence, source, rate, pool, drops, input, output, records: x.elements(count) })
         };
-        let (rate, pool, drops) = (x.u32().map_err(cut)?, x.u32().map_err(cut)?, x.u32().map_err(cut)?);
-        let (input, output) = if expanded {
-            let mut w = [0u32; 4];
-            for v in &mut w {
-                *v = x.u32().map_err(cut)?;
-            }
-            (Interface::expanded(w[0], w[1]), Interface::expanded(w[2], w[3]))
-        } else {
-            (Interface::compact(x.u32().map_err(cut)?), Interface::compact(x.u32().map_err(cut)?))
-        };
-        let count = x.u32().map_err(cut)?;
-        Ok(FlowSample { sequence, source, rate, pool, drops, input, output, records: x.elements(count) })
+        read(x).map_err(|_| SflowError::SampleTruncated)
     }
 }
 
@@ -124,16 +122,12 @@ pub struct CounterSample<'a> {
 
 impl<'a> CounterSample<'a> {
     pub fn parse(body: &'a [u8], expanded: bool) -> Result<CounterSample<'a>, SflowError> {
-        let mut x = Xdr::new(body);
-        let cut = |_| SflowError::SampleTruncated;
-        let sequence = x.u32().map_err(cut)?;
-        let source = if expanded {
-            SourceId { class: x.u32().map_err(cut)?, index: x.u32().map_err(cut)? }
-        } else {
-            SourceId::compact(x.u32().map_err(cut)?)
+        let x = &mut Xdr::new(body);
+        let read = |x: &mut Xdr<'a>| -> Result<CounterSample<'a>, SflowError> {
+            let (sequence, source, count) = (x.u32()?, SourceId::read(x, expanded)?, x.u32()?);
+            Ok(CounterSample { sequence, source, records: x.elements(count) })
         };
-        let count = x.u32().map_err(cut)?;
-        Ok(CounterSample { sequence, source, records: x.elements(count) })
+        read(x).map_err(|_| SflowError::SampleTruncated)
     }
 }
 

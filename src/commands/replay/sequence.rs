@@ -29,30 +29,41 @@ struct Header {
     time: u32,
 }
 
+/// The big-endian word at `at`, if the message is that long.
+fn be32(msg: &[u8], at: usize) -> Option<u32> {
+    msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// Reads the header of a NetFlow v5/v9, IPFIX or sFlow message; `None` for anything else.
 fn header(msg: &[u8]) -> Option<Header> {
-    let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     if msg.get(..4)? == [0, 0, 0, 5] {
         return sflow_header(msg);
     }
     let netflow = |kind, domain, seq_at, time_at| {
-        Some(Header { kind, source: None, domain, seq_at, seq: be32(seq_at)?, time_at, time: be32(time_at)? })
+        Some(Header {
+            kind,
+            source: None,
+            domain,
+            seq_at,
+            seq: be32(msg, seq_at)?,
+            time_at,
+            time: be32(msg, time_at)?,
+        })
     };
     match msg.get(..2)? {
         [0, 5] => {
             let engine = u16::from_be_bytes([*msg.get(20)?, *msg.get(21)?]) as u32;
             netflow(SourceKind::NetflowV5, engine, 16, 8)
         }
-        [0, 9] => netflow(SourceKind::NetflowV9, be32(16)?, 12, 8),
-        [0, 10] => netflow(SourceKind::Ipfix, be32(12)?, 8, 4),
+        [0, 9] => netflow(SourceKind::NetflowV9, be32(msg, 16)?, 12, 8),
+        [0, 10] => netflow(SourceKind::Ipfix, be32(msg, 12)?, 8, 4),
         _ => None,
     }
 }
 
 /// sFlow: version, agent address (type, 4 or 16 bytes), sub-agent, sequence, uptime.
 fn sflow_header(msg: &[u8]) -> Option<Header> {
-    let be32 = |at: usize| msg.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-    let (agent, at) = match be32(4)? {
+    let (agent, at) = match be32(msg, 4)? {
         1 => {
             let b = msg.get(8..12)?;
             (addr::from_v4_bytes([b[0], b[1], b[2], b[3]]), 12)
@@ -63,11 +74,11 @@ fn sflow_header(msg: &[u8]) -> Option<Header> {
     Some(Header {
         kind: SourceKind::Sflow,
         source: Some(agent),
-        domain: be32(at)?,
+        domain: be32(msg, at)?,
         seq_at: at + 4,
-        seq: be32(at + 4)?,
+        seq: be32(msg, at + 4)?,
         time_at: at + 8,
-        time: be32(at + 8)?,
+        time: be32(msg, at + 8)?,
     })
 }
 

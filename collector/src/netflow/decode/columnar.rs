@@ -83,7 +83,7 @@ fn per_set<'a, I: Iterator<Item = &'a [u8]>>(
     fill::<U32>(&mut out.observation_domain, row, std::iter::repeat_n(ctx.domain, n));
     fill::<Label>(&mut out.source_kind, row, std::iter::repeat_n(ctx.kind.as_str(), n));
 
-    let rate = finalize::choose_rate(set.scope_rate, set.configured, stats, n as u64);
+    let rate = finalize::choose_rate(set.scope_rate, set.configured, &mut stats.shared, n as u64);
     if let Some(rate) = rate {
         fill::<U32>(&mut out.sampling_rate, row, std::iter::repeat_n(rate, n));
     }

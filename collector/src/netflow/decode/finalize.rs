@@ -3,6 +3,7 @@
 //! packet, `inner_*` the encapsulated one, `tunnel_*` the encapsulation.
 
 use crate::netflow::stats::NetflowStats;
+use crate::stats::DecodeStats;
 
 use crate::netflow::plan::ie;
 use crate::netflow::plan::rules::{self, TimeSource};
@@ -44,7 +45,7 @@ pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &
         0 => set.scope_rate,
         sampler => state.sampling(set.scope, sampler),
     });
-    let rate = choose_rate(reported_rate, set.configured, stats, 1);
+    let rate = choose_rate(reported_rate, set.configured, &mut stats.shared, 1);
     let octets = rules::reported(f.octet_delta, f.octet_total);
     let packets = rules::reported(f.packet_delta, f.packet_total);
     apply_counts(f, octets, packets, rate);
@@ -62,21 +63,21 @@ pub fn flow(f: &mut Fields<'_>, set: &SetContext, state: &DecoderState, stats: &
 pub fn choose_rate(
     reported: Option<u32>,
     configured: Option<SamplingOverride>,
-    stats: &mut NetflowStats,
+    stats: &mut DecodeStats,
     records: u64,
 ) -> Option<u32> {
     match (reported, configured) {
         (_, Some(o)) if o.force => {
-            stats.shared.records_config_sampling += records;
+            stats.records_config_sampling += records;
             Some(o.factor)
         }
         (Some(r), _) => Some(r),
         (None, Some(o)) => {
-            stats.shared.records_config_sampling += records;
+            stats.records_config_sampling += records;
             Some(o.factor)
         }
         (None, None) => {
-            stats.shared.records_unknown_sampling += records;
+            stats.records_unknown_sampling += records;
             None
         }
     }

@@ -132,7 +132,7 @@ pub fn decode(
     outcome.lost += s.lost;
     dec.counts.shared.sequence_resets += s.reset as u64;
     let configured = dec.config.sampling_overrides.get(&exporter).copied();
-    let rate = finalize::choose_rate(Some(rate), configured, &mut dec.counts, recs.len() as u64);
+    let rate = finalize::choose_rate(Some(rate), configured, &mut dec.counts.shared, recs.len() as u64);
     for r in &recs {
         let mut f = Fields::default();
         fill(&mut f, r, &ctx);
