@@ -79,7 +79,12 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
     )
     .unwrap();
     let out = Command::new("pmacctd").arg("-f").arg(&conf).output().expect("running pmacctd");
-    assert!(out.status.success(), "pmacctd: {}", String::from_utf8_lossy(&out.stderr));
+    // pmacctd 1.7.7 ends a savefile with exit status 1 when its plugin stops before the
+    // core does ("connection lost ... no more plugins active"): a race of its own shutdown,
+    // seen in about half the runs here, not a failure to export.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ended = out.status.success() || stderr.contains("no more plugins active");
+    assert!(ended && stderr.contains("Exporting flows to"), "pmacctd ({}): {stderr}", out.status);
     // Every sample the agent sent is a row once the collector has committed as many rows
     // as it decoded flow samples, and no more arrive.
     let mut last = -1.0;
