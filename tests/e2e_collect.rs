@@ -243,11 +243,15 @@ fn metrics_pass_promtool_and_agree_with_the_store() {
     let sent = process::run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
     assert!(sent.contains("sent"), "{sent}");
     // 72 IPFIX + 16 NetFlow v5 records + 785 sFlow flow samples.
+    let rows = |m: &str, table: &str| {
+        process::metric_value(m, &format!("plumb_store_rows_written_total{{table=\"{table}\"}}"))
+    };
+    // ... and its 12 counter samples, and the notification.
     let m = c.wait_metrics(30, "rows committed", |m| {
-        process::sum_metric(m, "plumb_store_rows_written_total") >= 873.0
+        rows(m, "flows") >= 873.0 && rows(m, "interface_counters") >= 12.0 && rows(m, "drops") >= 1.0
     });
     assert_eq!(process::sum_metric(&m, "plumb_flow_records_total"), 873.0);
-    assert_eq!(process::sum_metric(&m, "plumb_store_rows_written_total"), 873.0);
+    assert_eq!((rows(&m, "flows"), rows(&m, "interface_counters"), rows(&m, "drops")), (873.0, 12.0, 1.0));
     // The capture keeps 127 of the agent's first 1,195 sFlow datagrams (numbered 1…117,
     // then 317, 673, 1187…1195): 1,068 missing, and nothing else lost.
     let lost = |protocol: &str| {
@@ -312,9 +316,9 @@ fn a_crash_leaves_no_torn_file() {
             .spawn()
             .unwrap();
         // Kill at a different moment of the flush cycle each round, after a first commit.
-        let m = c
-            .wait_metrics(30, "a commit", |m| process::sum_metric(m, "plumb_store_rows_written_total") > 0.0);
-        let committed = process::sum_metric(&m, "plumb_store_rows_written_total") as u64;
+        let flows = |m: &str| process::metric_value(m, "plumb_store_rows_written_total{table=\"flows\"}");
+        let m = c.wait_metrics(30, "a commit", |m| flows(m) > 0.0);
+        let committed = flows(&m) as u64;
         std::thread::sleep(Duration::from_millis(150 + round * 350));
         c.kill();
         let _ = replay.kill();

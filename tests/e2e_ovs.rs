@@ -143,16 +143,16 @@ fn live_ovs_vxlan_rows_reach_the_store() {
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let counters_of = |m: &str| process::metric_value(m, "plumb_sflow_samples_total{kind=\"counter\"}");
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let (metrics, counters) = loop {
         let m = metrics_of();
         let c = counters_of(&m);
-        if c >= 3.0 || Instant::now() > deadline {
+        if c >= 6.0 || Instant::now() > deadline {
             break (m, c);
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(counters >= 3.0, "counter samples of vm1, vm2 and br-int:\n{metrics}");
+    assert!(counters >= 6.0, "two rounds of counter samples of vm1, vm2 and br-int:\n{metrics}");
     let repaired = process::metric_value(
         &metrics,
         "plumb_records_repaired_total{exporter=\"127.0.0.1\",protocol=\"sflow\"}",
@@ -165,4 +165,12 @@ fn live_ovs_vxlan_rows_reach_the_store() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();
     assert!(status.success(), "collector exit: {status}");
+    // Each counter sample is a row of `interface_counters`: the bridge's ports by name,
+    // with the octets the ping traffic moved through vm1.
+    let ports = query(
+        &data,
+        "SELECT if_name, count(*) > 0 AS sampled, max(in_octets + out_octets) > 0 AS moved, \
+         max(if_speed) AS speed FROM interface_counters WHERE if_name IN ('vm1', 'vm2') GROUP BY if_name ORDER BY if_name",
+    );
+    assert_eq!(ports, "if_name,sampled,moved,speed\nvm1,true,true,10000000000\nvm2,true,true,10000000000\n");
 }

@@ -29,7 +29,7 @@ fn replay_into_collect_stores_what_ingest_stores() {
     let c = Collector::start(&dir.path().join("collected"));
     process::run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
     c.wait_metrics(30, "rows committed", |m| {
-        process::sum_metric(m, "plumb_store_rows_written_total") >= 873.0
+        process::metric_value(m, "plumb_store_rows_written_total{table=\"flows\"}") >= 873.0
     });
     let data = c.data.clone();
     c.stop();

@@ -101,7 +101,7 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
         let samples = process::metric_value(&m, "plumb_sflow_samples_total{kind=\"flow\"}");
         if samples > 0.0
             && samples == last
-            && process::sum_metric(&m, "plumb_store_rows_written_total") >= samples
+            && process::metric_value(&m, "plumb_store_rows_written_total{table=\"flows\"}") >= samples
         {
             assert_eq!(process::sum_metric(&m, "plumb_decode_errors_total"), 0.0, "{m}");
             assert_eq!(process::sum_metric(&m, "plumb_sequence_lost_total"), 0.0, "{m}");
@@ -111,7 +111,16 @@ fn pmacct_sfprobe_estimates_match_the_capture() {
         last = samples;
     }
     let data = c.data.clone();
+    let counter_samples = process::metric_value(&c.metrics(), "plumb_sflow_samples_total{kind=\"counter\"}");
     c.stop();
+    // Every counter sample is a row of `interface_counters`, for the interface sfprobe reads.
+    let counters = process::query_csv(
+        &data,
+        "SELECT count(*) AS n, count(in_octets) AS with_octets, min(agent) AS agent FROM interface_counters",
+    );
+    eprintln!("sfprobe counter samples {counter_samples}: {counters}");
+    let row: Vec<&str> = counters.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[0].parse::<f64>().unwrap(), counter_samples, "{counters}");
     let got = process::query_csv(
         &data,
         "SELECT count(*) AS n, sum(packets) AS p, sum(bytes) AS b, min(sampling_rate) AS lo, max(sampling_rate) AS hi \

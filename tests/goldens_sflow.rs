@@ -126,6 +126,104 @@ fn an_expanded_flow_sample_matches_the_akvorado_golden() {
     }
 }
 
+/// The values inside `name(...)` of a line of the OVS decode, split at commas.
+fn args<'a>(line: &'a str, name: &str) -> Option<Vec<&'a str>> {
+    let at = line.find(&format!("{name}("))? + name.len() + 1;
+    let rest = &line[at..];
+    Some(rest[..rest.find(')')?].split(',').collect())
+}
+
+/// A counter as `interface_counters` stores it: all ones (not kept) is null.
+fn counter(v: &str) -> String {
+    if v == "4294967295" { String::new() } else { number(v).to_string() }
+}
+
+/// Every Open vSwitch counter sample of the capture, in order, against its row of
+/// `interface_counters`: the port's generic and Ethernet counters, OpenFlow port and name,
+/// and the bridge's process and datapath records.
+#[test]
+fn open_vswitch_counter_samples_fill_interface_counters() {
+    let batches = common::decode_side_table(
+        &[common::ovs("ovs-export.pcap")],
+        plumb_collector::schema::Table::InterfaceCounters,
+    );
+    let rows = common::rows_of(&batches);
+    let text = std::fs::read_to_string(common::ovs("sflow-samples.txt")).unwrap();
+    let samples: Vec<&str> = text.lines().filter(|l| l.contains(" counters seq=")).collect();
+    assert_eq!((rows.len(), samples.len()), (12, 12), "one row per counter sample");
+    let (mut failures, mut ports, mut datapaths) = (Vec::new(), 0, 0);
+    for (i, (line, (b, r))) in samples.iter().zip(rows).enumerate() {
+        let got = |c: &str| common::cell(&batches[b], c, r);
+        let (class, index) = field(line, "src").unwrap().split_once(':').unwrap();
+        let mut want = vec![
+            ("sequence", field(line, "counters seq").unwrap().to_string()),
+            ("source_class", class.to_string()),
+            ("source_index", index.to_string()),
+            ("agent", field(line, "agent").unwrap().to_string()),
+        ];
+        if let Some(g) = args(line, "generic_if") {
+            let v = |k: &str| g.iter().find_map(|a| a.strip_prefix(&format!("{k}="))).unwrap();
+            want.extend([
+                ("if_index", v("ifIndex").to_string()),
+                ("if_type", v("ifType").to_string()),
+                ("if_speed", v("speed").to_string()),
+                ("if_oper_up", (number(v("status")) >> 1 & 1).to_string()),
+                ("in_octets", counter(v("inOctets"))),
+                ("in_unicast", counter(v("inUcast"))),
+                ("in_multicast", counter(v("inMcast"))),
+                ("in_broadcast", counter(v("inBcast"))),
+                ("in_discards", counter(v("inDiscards"))),
+                ("out_octets", counter(v("outOctets"))),
+                ("out_unicast", counter(v("outUcast"))),
+                ("out_multicast", counter(v("outMcast"))),
+                ("out_broadcast", counter(v("outBcast"))),
+                (
+                    "if_name",
+                    line.split("port_name('").nth(1).unwrap().split('\'').next().unwrap().to_string(),
+                ),
+                ("of_port", field(line, "port").unwrap().to_string()),
+                ("of_datapath", number(&format!("0x{}", field(line, "dpid").unwrap())).to_string()),
+            ]);
+            let e = args(line, "ethernet_if").unwrap();
+            want.extend([
+                ("alignment_errors", counter(e[0])),
+                ("fcs_errors", counter(e[1])),
+                ("frames_too_long", counter(e[10])),
+            ]);
+            ports += 1;
+        }
+        if line.contains("ovs_dp_perf(") {
+            for (col, key) in [
+                ("dp_hits", "n_hit"),
+                ("dp_missed", "n_missed"),
+                ("dp_lost", "n_lost"),
+                ("dp_mask_hits", "n_mask_hit"),
+                ("dp_flows", "n_flows"),
+            ] {
+                want.push((col, counter(field(line, key).unwrap())));
+            }
+            for (col, key) in
+                [("app_user_ms", "user_ms"), ("app_system_ms", "sys_ms"), ("app_memory_used", "mem_used")]
+            {
+                want.push((col, counter(field(line, key).unwrap())));
+            }
+            datapaths += 1;
+        }
+        for (col, w) in want {
+            if got(col) != w {
+                failures.push(format!("sample {i} ({line}): {col} = {:?}, want {w:?}", got(col)));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+    assert_eq!((ports, datapaths), (9, 3), "port and datapath samples");
+}
+
 /// Every sFlow file of the corpus: flow rows, counter samples, drop notifications, errors.
 #[test]
 fn every_sflow_file_of_the_corpus_decodes_to_its_counts() {
@@ -157,6 +255,11 @@ fn every_sflow_file_of_the_corpus_decodes_to_its_counts() {
             "{file}: {:?}",
             s.errors
         );
+        // Each counter sample and notification is one row of its table.
+        let side = dec.finish_side_tables();
+        let rows_of = |t| side.iter().filter(|b| b.table == t).map(|b| b.rows() as u64).sum::<u64>();
+        use plumb_collector::schema::Table;
+        assert_eq!((rows_of(Table::InterfaceCounters), rows_of(Table::Drops)), (counters, drops), "{file}");
     }
 }
 

@@ -1,6 +1,8 @@
 //! Telegraf's NetFlow/IPFIX and sFlow test cases: every flow line of each `expected.out`
 //! against our rows, in order (addresses, ports, protocol, byte and packet counts; for
-//! sFlow the sampled packet's IP length, MACs, VLAN and rate).
+//! sFlow the sampled packet's IP length, MACs, VLAN and rate), every sFlow counter line
+//! against `interface_counters`, and the drop notification against `drops` (decoded, and
+//! through `plumb ingest` and `plumb query`).
 
 mod common;
 
@@ -194,4 +196,125 @@ fn telegraf_sflow_lines_match_our_rows() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(checked, 6, "flow-sample lines checked");
+}
+
+/// What telegraf prints for a counter plumb stores: the number, or all ones (telegraf's
+/// "not kept", which plumb stores as null) as "".
+fn counter_text(v: &str) -> String {
+    if v == "4294967295" { String::new() } else { v.to_string() }
+}
+
+/// Telegraf's sFlow counter-sample lines (those with an `interface` field) against the
+/// `interface_counters` rows, in order: interface, speed, octets, packets by kind, discards,
+/// errors, Ethernet errors, port name, sequence and agent.
+#[test]
+fn telegraf_sflow_counter_lines_match_interface_counters() {
+    let (mut failures, mut checked) = (Vec::new(), 0);
+    for case in cases(true) {
+        let Case { name, expected, .. } = load(&case, |f| f.contains_key("interface"));
+        let mut files: Vec<_> = common::files_under(&case)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+            .collect();
+        files.sort();
+        let batches = common::decode_side_table(&files, plumb_collector::schema::Table::InterfaceCounters);
+        let rows = common::rows_of(&batches);
+        if rows.len() != expected.len() {
+            failures.push(format!("{name}: {} counter rows, expected {}", rows.len(), expected.len()));
+            continue;
+        }
+        for (i, (e, (b, r))) in expected.iter().zip(rows).enumerate() {
+            let got = |c: &str| common::cell(&batches[b], c, r);
+            let pairs = [
+                ("if_index", "interface"),
+                ("if_type", "interface_type"),
+                ("if_speed", "speed"),
+                ("in_octets", "in_bytes"),
+                ("out_octets", "out_bytes"),
+                ("in_unicast", "in_unicast_packets_total"),
+                ("in_multicast", "in_mcast_packets_total"),
+                ("in_broadcast", "in_broadcast_packets_total"),
+                ("out_unicast", "out_unicast_packets_total"),
+                ("out_multicast", "out_mcast_packets_total"),
+                ("out_broadcast", "out_broadcast_packets_total"),
+                ("in_discards", "in_dropped_packets"),
+                ("out_discards", "out_dropped_packets"),
+                ("in_errors", "in_errors"),
+                ("out_errors", "out_errors"),
+                ("in_unknown_protos", "in_unknown_protocol"),
+                ("promiscuous", "promiscuous"),
+                ("fcs_errors", "errors_fcs"),
+                ("frames_too_long", "errors_frame_too_long"),
+                ("symbol_errors", "errors_symbols"),
+                ("sequence", "seq_number"),
+                ("sub_agent", "agent_subid"),
+                ("agent", "agent_ip"),
+                ("if_name", "port_name"),
+            ];
+            for (col, key) in pairs {
+                if let Some(want) = e.get(key).map(|v| counter_text(v))
+                    && got(col) != want
+                {
+                    failures.push(format!("{name} line {i}: {col} = {:?}, want {want:?} ({key})", got(col)));
+                }
+            }
+            let up = if e.get("status").map(String::as_str) == Some("up") { "1" } else { "0" };
+            if e.contains_key("status") && got("if_oper_up") != up {
+                failures.push(format!("{name} line {i}: if_oper_up = {}", got("if_oper_up")));
+            }
+            // The packet total is the kinds the agent keeps.
+            let kinds = ["in_unicast_packets_total", "in_mcast_packets_total", "in_broadcast_packets_total"];
+            let total: u64 = kinds
+                .iter()
+                .filter_map(|k| e.get(*k))
+                .filter(|v| *v != "4294967295")
+                .map(|v| v.parse::<u64>().unwrap())
+                .sum();
+            if got("in_packets") != total.to_string() {
+                failures.push(format!("{name} line {i}: in_packets = {}, want {total}", got("in_packets")));
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked >= 3, "counter lines checked: {checked}");
+}
+
+/// Telegraf's drop-notification case (issue 15375): the notification's reason, interfaces,
+/// sequence, agent and suppressed count in `drops`, decoded here and through the binary:
+/// `plumb ingest` into a store, then `SELECT reason, count(*) FROM drops GROUP BY reason`.
+#[test]
+fn telegraf_drop_notification_matches_drops_and_queries() {
+    let case = common::public("telegraf/sflow_issue_15375");
+    let Case { expected, .. } = load(&case, |f| f.contains_key("reason"));
+    assert_eq!(expected.len(), 1, "the case's one drop line");
+    let e = &expected[0];
+    let files = vec![case.join("sflow_drop_1036.bin")];
+    let batches = common::decode_side_table(&files, plumb_collector::schema::Table::Drops);
+    assert_eq!(common::rows_of(&batches).len(), 1);
+    let got = |c: &str| common::cell(&batches[0], c, 0);
+    for (col, key) in [
+        ("reason_code", "reason"),
+        ("in_if", "in_snmp"),
+        ("out_if", "out_snmp"),
+        ("sequence", "seq_number"),
+        ("suppressed", "sampling_drops"),
+        ("sub_agent", "agent_subid"),
+        ("agent", "agent_ip"),
+    ] {
+        assert_eq!(got(col), e[key], "{col} ({key})");
+    }
+    assert_eq!(
+        (got("reason"), got("drops"), got("forwarding_status")),
+        ("host_unreachable".into(), "1".into(), "131".into())
+    );
+
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let out =
+        common::process::run(&["ingest", "--data", d, case.join("sflow_drop_1036.bin").to_str().unwrap()]);
+    assert!(out.contains("drops 1"), "{out}");
+    let csv =
+        common::process::query_csv(data.path(), "SELECT reason, count(*) AS n FROM drops GROUP BY reason");
+    assert_eq!(csv.trim(), "reason,n\nhost_unreachable,1", "{csv}");
 }

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plumb_collector::addr;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::pcap::PacketFlows;
-use plumb_collector::schema::FlowBuilders;
+use plumb_collector::schema::{FlowBuilders, Table, TableBatch};
 use plumb_store::{FlowStore, FlushReport};
 
 use crate::cli::IngestArgs;
@@ -47,9 +47,9 @@ pub fn run(a: IngestArgs) -> Result<()> {
     for path in &a.files {
         bar.set_message(path.display().to_string());
         let mut store_err = None;
-        let mut push = |batch: &arrow::array::RecordBatch| {
+        let mut push = |batch: &TableBatch| {
             if store_err.is_none() {
-                match store.push(batch) {
+                match store.push_table(batch) {
                     Ok(flushed) => committed.add(flushed),
                     Err(e) => store_err = Some(e),
                 }
@@ -68,13 +68,16 @@ pub fn run(a: IngestArgs) -> Result<()> {
                     records += o.records;
                     lost += o.lost;
                     if out.len() >= BATCH_ROWS {
-                        push(&out.finish());
+                        push(&TableBatch::new(Table::Flows, out.finish()));
+                    }
+                    if dec.side_rows() >= BATCH_ROWS {
+                        dec.finish_side_tables().iter().for_each(&mut push);
                     }
                 }
                 input::Item::Packet(frame) => {
                     let Some(p) = packets.as_mut() else { return };
                     if let Some(batch) = p.frame(&frame) {
-                        push(&batch);
+                        push(&TableBatch::new(Table::Flows, batch));
                     }
                     if p.stats.frames % PROGRESS_FRAMES == 0 {
                         let rate = p.stats.frames as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -113,6 +116,9 @@ pub fn run(a: IngestArgs) -> Result<()> {
     if !out.is_empty() {
         committed.add(store.push(&out.finish())?);
     }
+    for side in dec.finish_side_tables() {
+        committed.add(store.push_table(&side)?);
+    }
     if let Some(p) = packets.as_mut() {
         let rows = p.finish();
         if rows.num_rows() > 0 {
@@ -131,6 +137,14 @@ pub fn run(a: IngestArgs) -> Result<()> {
         report.bytes,
         data.display()
     );
+    let by_table: Vec<String> = Table::ALL
+        .iter()
+        .filter(|&&t| t != Table::Flows && report.rows_by_table[t as usize] > 0)
+        .map(|&t| format!("{} {}", t.name(), report.rows_by_table[t as usize]))
+        .collect();
+    if !by_table.is_empty() {
+        println!("of those rows, beside flows: {}", by_table.join(", "));
+    }
     println!(
         "templates {}, options records {}, data sets held for a template {} (released {} records, still waiting {}, evicted {}), \
 sequence loss {lost} (resets {}), rows with unknown sampling {}, rows filed by receive time {}",

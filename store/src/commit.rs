@@ -1,5 +1,5 @@
 //! Committing encoded flush files: write them under temporary names, sync, rename the
-//! flows file (the commit point), then its rollups, syncing the folders.
+//! table's file (the commit point), then its rollups, syncing the folders.
 //!
 //! The collector commits on a thread of its own ([`Committer`]). A commit waits on the
 //! disk (an `fsync` is a device cache flush), and while the compactor writes an hour the
@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::fault;
 use super::file::{TempFile, Written};
 use super::writer::FlushReport;
+use plumb_collector::schema::Table;
 
 /// One encoded file, not yet on disk.
 pub struct Encoded {
@@ -26,9 +27,10 @@ pub struct Encoded {
     pub rows: u64,
 }
 
-/// One hour's flush: its flows file and its rollup files.
+/// One hour's flush of one table: its file and, for `flows`, its rollup files.
 pub struct Prepared {
-    pub flows: Encoded,
+    pub table: Table,
+    pub file: Encoded,
     pub rollups: Vec<Encoded>,
 }
 
@@ -38,27 +40,27 @@ impl Prepared {
     pub fn commit(&self) -> std::io::Result<FlushReport> {
         let started = Instant::now();
         let write = |e: &Encoded| TempFile::write_synced(&e.dir, &e.name, &e.bytes, e.rows);
-        let flows = write(&self.flows)?;
+        let main = write(&self.file)?;
         let mut rollups: Vec<Written> = Vec::new();
         for r in &self.rollups {
             match write(r) {
                 Ok(w) => rollups.push(w),
                 Err(e) => {
-                    flows.discard();
+                    main.discard();
                     rollups.iter().for_each(Written::discard);
                     return Err(e);
                 }
             }
         }
         fault::point("flush.written");
-        if let Err(e) = flows.commit() {
-            flows.discard();
+        if let Err(e) = main.commit() {
+            main.discard();
             rollups.iter().for_each(Written::discard);
             return Err(e);
         }
         fault::point("flush.renamed");
         for r in &rollups {
-            // The flows are committed, so this commit must not fail (a retry would commit
+            // The rows are committed, so this commit must not fail (a retry would commit
             // them twice): a rollup that cannot be renamed now is promoted at the next open.
             if let Err(e) = r.commit() {
                 tracing::error!(
@@ -68,12 +70,15 @@ impl Prepared {
             }
         }
         fault::point("flush.rollup_renamed");
-        Ok(FlushReport {
-            rows: flows.rows,
-            bytes: flows.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>(),
+        let mut report = FlushReport {
+            rows: main.rows,
+            bytes: main.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>(),
             files: 1,
             seconds: started.elapsed().as_secs_f64(),
-        })
+            ..FlushReport::default()
+        };
+        report.rows_by_table[self.table as usize] = main.rows;
+        Ok(report)
     }
 }
 
@@ -142,7 +147,7 @@ fn run(rx: Receiver<Prepared>, on_commit: OnCommit, closing: &AtomicBool) -> u64
                 Err(e) => {
                     tries += 1;
                     if closing.load(Ordering::Relaxed) && tries >= 3 {
-                        tracing::error!("flush of {} rows given up after {tries} tries: {e}", p.flows.rows);
+                        tracing::error!("flush of {} rows given up after {tries} tries: {e}", p.file.rows);
                         break;
                     }
                     tracing::error!("flush commit failed ({e}); retrying in 1 s");

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::fault;
 use super::layout;
 use super::rollup::Rollup;
+use plumb_collector::schema::Table;
 
 const JOURNAL_DIR: &str = ".journal";
 const JOURNAL_EXT: &str = ".journal";
@@ -153,7 +154,7 @@ pub fn recover(data: &Path) -> io::Result<usize> {
 /// live processes (this one included) are their work in progress and left alone. Call with the exclusive store lock held,
 /// after [`recover`].
 pub fn remove_leftovers(data: &Path) -> io::Result<()> {
-    let tables = std::iter::once(layout::FLOWS_DIR).chain(Rollup::ALL.map(Rollup::dir));
+    let tables = Table::ALL.map(Table::name).into_iter().chain(Rollup::ALL.map(Rollup::dir));
     for table in tables {
         let root = data.join(table);
         let mut stack = vec![root.clone()];
@@ -175,7 +176,9 @@ pub fn remove_leftovers(data: &Path) -> io::Result<()> {
                 if layout::writer_of(final_name).is_some_and(alive) {
                     continue;
                 }
-                if table != layout::FLOWS_DIR {
+                // A rollup file is promoted when the flows file it sums was committed; the
+                // other tables' files stand alone.
+                if Rollup::ALL.iter().any(|r| r.dir() == table) {
                     let rel = dir.strip_prefix(&root).unwrap_or(Path::new(""));
                     if data.join(layout::FLOWS_DIR).join(rel).join(final_name).exists() {
                         std::fs::rename(&path, dir.join(final_name))?;

@@ -1,5 +1,7 @@
-//! The Parquet sink: buffers rows per hour partition and commits them as files every flush
-//! interval (or earlier when the buffer bound is reached), with their per-minute rollups.
+//! The Parquet sink: buffers rows per table and hour partition and commits them as files
+//! every flush interval (or earlier when the buffer bound is reached), `flows` with its
+//! per-minute rollups. The tables beside it (`interface_counters`, `drops`) are filed by
+//! their receive time (a counter or a drop is a moment, not a span) and have no rollups.
 //!
 //! Commit protocol per hour ([`super::commit`], on the committer thread in the collector): write the flows file and its rollup file under hidden
 //! temporary names and sync them, rename the flows file (the commit point), then the rollup
@@ -16,7 +18,7 @@ use arrow::array::{Array, RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::DataType;
 
-use plumb_collector::schema::flows_schema;
+use plumb_collector::schema::{Table, TableBatch, flows_schema};
 
 use super::codec::Codec;
 use super::commit::{Committer, Encoded, OnCommit, Prepared};
@@ -54,7 +56,10 @@ impl StoreConfig {
 /// What one flush committed.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct FlushReport {
+    /// Rows of every table.
     pub rows: u64,
+    /// Rows per table, indexed by `Table as usize`.
+    pub rows_by_table: [u64; 3],
     pub bytes: u64,
     pub files: u64,
     pub seconds: f64,
@@ -65,6 +70,9 @@ impl FlushReport {
     pub fn add(&mut self, other: Option<FlushReport>) {
         if let Some(o) = other {
             self.rows += o.rows;
+            for (a, b) in self.rows_by_table.iter_mut().zip(o.rows_by_table) {
+                *a += b;
+            }
             self.bytes += o.bytes;
             self.files += o.files;
             self.seconds += o.seconds;
@@ -78,8 +86,11 @@ pub struct FlowStore {
     /// Encoders of the flush files and their rollups, built once from the codec.
     flows: FileEncoder,
     rollup_encoders: Vec<(Rollup, FileEncoder)>,
-    table: &'static str,
+    /// Encoders of the tables beside `flows`.
+    side_encoders: Vec<(Table, FileEncoder)>,
     buffers: BTreeMap<Hour, Vec<RecordBatch>>,
+    /// Rows of the tables beside `flows`, by table and receive hour.
+    side: BTreeMap<(Table, Hour), Vec<RecordBatch>>,
     buffered_rows: usize,
     rollups: Rollups,
     seq: u64,
@@ -105,13 +116,19 @@ impl FlowStore {
             .map(|r| Ok((r, FileEncoder::new(r.schema(), cfg.codec, |_| true)?)))
             .collect::<parquet::errors::Result<_>>()
             .map_err(std::io::Error::other)?;
+        let side_encoders = [Table::InterfaceCounters, Table::Drops]
+            .into_iter()
+            .map(|t| Ok((t, FileEncoder::new(t.schema(), cfg.codec, |_| true)?)))
+            .collect::<parquet::errors::Result<_>>()
+            .map_err(std::io::Error::other)?;
         Ok(FlowStore {
             flows: FileEncoder::new(flows_schema(), cfg.codec, prunes_in_flush_files)
                 .map_err(std::io::Error::other)?,
             rollup_encoders,
+            side_encoders,
             cfg,
-            table: layout::FLOWS_DIR,
             buffers: BTreeMap::new(),
+            side: BTreeMap::new(),
             buffered_rows: 0,
             rollups: Rollups::default(),
             seq: 0,
@@ -141,19 +158,13 @@ impl FlowStore {
         flushed.map(|_| background)
     }
 
-    /// Buffers a batch, split by partition. Flushes when the buffer bound is reached.
+    /// Buffers a batch of `flows`, split by partition. Flushes when the buffer bound is
+    /// reached.
     pub fn push(&mut self, batch: &RecordBatch) -> std::io::Result<Option<FlushReport>> {
         if batch.num_rows() == 0 {
             return Ok(None);
         }
-        if self.buffered_rows >= self.cfg.max_buffered_rows.saturating_mul(4) {
-            // Flushes keep failing (disk full?): refuse instead of growing without bound.
-            return Err(std::io::Error::other(format!(
-                "{} rows wait for a store that cannot be written; batch of {} rows dropped",
-                self.buffered_rows,
-                batch.num_rows()
-            )));
-        }
+        self.check_room(batch)?;
         let events = self.event_times(batch);
         self.rollups.add(batch, &events);
         let hours: Vec<Hour> = events.iter().map(|&e| Hour::of_us(e)).collect();
@@ -161,6 +172,54 @@ impl FlowStore {
             self.buffered_rows += part.num_rows();
             self.buffers.entry(hour).or_default().push(part);
         }
+        self.flush_if_full()
+    }
+
+    /// Buffers a batch of any table, split by partition: `flows` as [`FlowStore::push`]
+    /// does, the others by the hour of their receive time.
+    pub fn push_table(&mut self, b: &TableBatch) -> std::io::Result<Option<FlushReport>> {
+        if b.table == Table::Flows {
+            return self.push(&b.batch);
+        }
+        if b.rows() == 0 {
+            return Ok(None);
+        }
+        if b.batch.schema() != b.table.schema() {
+            return Err(std::io::Error::other(format!(
+                "a batch for `{}` does not have its schema; {} rows dropped",
+                b.table.name(),
+                b.rows()
+            )));
+        }
+        self.check_room(&b.batch)?;
+        let received = b.batch.column_by_name("time_received").and_then(|c| {
+            c.as_any().downcast_ref::<TimestampMicrosecondArray>().map(|t| t.values().to_vec())
+        });
+        let hours: Vec<Hour> = match received {
+            Some(t) => t.into_iter().map(Hour::of_us).collect(),
+            None => vec![Hour::of_us(layout::now_us()); b.rows()],
+        };
+        for (hour, part) in split_by_hour(&b.batch, &hours)? {
+            self.buffered_rows += part.num_rows();
+            self.side.entry((b.table, hour)).or_default().push(part);
+        }
+        self.flush_if_full()
+    }
+
+    /// Refuses a batch while flushes keep failing (disk full?), instead of growing
+    /// without bound.
+    fn check_room(&self, batch: &RecordBatch) -> std::io::Result<()> {
+        if self.buffered_rows >= self.cfg.max_buffered_rows.saturating_mul(4) {
+            return Err(std::io::Error::other(format!(
+                "{} rows wait for a store that cannot be written; batch of {} rows dropped",
+                self.buffered_rows,
+                batch.num_rows()
+            )));
+        }
+        Ok(())
+    }
+
+    fn flush_if_full(&mut self) -> std::io::Result<Option<FlushReport>> {
         if self.buffered_rows >= self.cfg.max_buffered_rows {
             return self.flush().map(Some);
         }
@@ -184,19 +243,9 @@ impl FlowStore {
         let mut report = FlushReport::default();
         self.last_flush = Instant::now();
         while let Some((hour, batches)) = self.buffers.pop_first() {
-            self.seq += 1;
-            let name = layout::file_name("flush", layout::now_us(), self.writer_id, self.seq);
-            let handed = self.prepare_hour(hour, &name, &batches).and_then(|p| match &self.committer {
-                Some(c) => {
-                    let rows = p.flows.rows;
-                    c.send(p).map(|()| FlushReport { rows, ..FlushReport::default() })
-                }
-                None => p.commit(),
-            });
-            match handed {
+            match self.prepare_hour(hour, &batches).and_then(|p| self.hand_over(p)) {
                 Ok(r) => {
                     report.add(Some(r));
-                    self.buffered_rows -= r.rows as usize;
                     self.rollups.clear(hour);
                 }
                 Err(e) => {
@@ -205,26 +254,72 @@ impl FlowStore {
                 }
             }
         }
+        while let Some(((table, hour), batches)) = self.side.pop_first() {
+            match self.prepare_side(table, hour, &batches).and_then(|p| self.hand_over(p)) {
+                Ok(r) => report.add(Some(r)),
+                Err(e) => {
+                    self.side.insert((table, hour), batches);
+                    return Err(e);
+                }
+            }
+        }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 
+    /// Commits a prepared flush, or queues it for the committer; the rows leave the buffer.
+    fn hand_over(&mut self, p: Prepared) -> std::io::Result<FlushReport> {
+        let r = match &self.committer {
+            Some(c) => {
+                let mut r = FlushReport { rows: p.file.rows, ..FlushReport::default() };
+                r.rows_by_table[p.table as usize] = p.file.rows;
+                c.send(p).map(|()| r)?
+            }
+            None => p.commit()?,
+        };
+        self.buffered_rows -= r.rows as usize;
+        Ok(r)
+    }
+
+    /// A new flush file's name.
+    fn next_name(&mut self) -> String {
+        self.seq += 1;
+        layout::file_name("flush", layout::now_us(), self.writer_id, self.seq)
+    }
+
+    /// Encodes one hour of a table beside `flows`, ready to commit.
+    fn prepare_side(
+        &mut self,
+        table: Table,
+        hour: Hour,
+        batches: &[RecordBatch],
+    ) -> std::io::Result<Prepared> {
+        let name = self.next_name();
+        let encoder = self.side_encoders.iter().find(|(t, _)| *t == table).map(|(_, e)| e);
+        let encoder = encoder.ok_or_else(|| std::io::Error::other(format!("no encoder for {table:?}")))?;
+        let bytes = encoder.write(batches).map_err(std::io::Error::other)?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let dir = layout::partition_dir(&self.cfg.data_dir, table.name(), hour);
+        Ok(Prepared { table, file: Encoded { dir, name, bytes, rows }, rollups: Vec::new() })
+    }
+
     /// Encodes one hour's flows and rollups, ready to commit.
-    fn prepare_hour(&self, hour: Hour, name: &str, batches: &[RecordBatch]) -> std::io::Result<Prepared> {
+    fn prepare_hour(&mut self, hour: Hour, batches: &[RecordBatch]) -> std::io::Result<Prepared> {
+        let name = &self.next_name();
         let data = &self.cfg.data_dir;
         let encode = |dir: PathBuf, encoder: &FileEncoder, batches: &[RecordBatch]| {
             let bytes = encoder.write(batches).map_err(std::io::Error::other)?;
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             Ok::<_, std::io::Error>(Encoded { dir, name: name.to_string(), bytes, rows })
         };
-        let flows = encode(layout::partition_dir(data, self.table, hour), &self.flows, batches)?;
+        let flows = encode(layout::partition_dir(data, layout::FLOWS_DIR, hour), &self.flows, batches)?;
         let mut rollups = Vec::new();
         for (r, encoder) in &self.rollup_encoders {
             if let Some(b) = self.rollups.batch_of(hour, *r) {
                 rollups.push(encode(layout::partition_dir(data, r.dir(), hour), encoder, &[b])?);
             }
         }
-        Ok(Prepared { flows, rollups })
+        Ok(Prepared { table: Table::Flows, file: flows, rollups })
     }
 
     /// Each row's event time: its flow end, when that end is plausible against the
@@ -406,6 +501,42 @@ mod tests {
         let files = parquet_files(&dir.path().join("flows"));
         assert!(files[0].to_string_lossy().contains("date=2025-02-21/hour=10/flush-"), "{files:?}");
         assert!(files[1].to_string_lossy().contains("date=2025-03-03/hour=13/flush-"), "{files:?}");
+    }
+
+    #[test]
+    fn side_tables_are_filed_by_receive_hour_in_their_own_folders() {
+        use plumb_collector::schema::drops::{DropBuilders, DropRow};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
+        let recv = 1_741_009_500_000_000; // 2025-03-03 13:45
+        let mut d = DropBuilders::with_capacity(2);
+        for t in [recv, recv + HOUR_US] {
+            let a = addr::parse_text("10.0.0.1").unwrap();
+            d.push_row(&DropRow {
+                time_received: Some(t),
+                exporter: Some(a),
+                agent: Some(a),
+                source_kind: Some("sflow"),
+                reason_code: Some(262),
+                reason: Some("pkt_too_big"),
+                drops: Some(1),
+                ..Default::default()
+            });
+        }
+        s.push_table(&TableBatch::new(Table::Drops, d.finish())).unwrap();
+        s.push(&batch(&[(recv, Some(recv))])).unwrap();
+        assert_eq!(s.buffered_rows(), 3);
+        let r = s.flush().unwrap();
+        assert_eq!((r.rows, r.files, r.rows_by_table), (3, 3, [1, 0, 2]));
+        let files = parquet_files(&dir.path().join("drops"));
+        assert_eq!(files.len(), 2, "{files:?}");
+        assert!(files[0].to_string_lossy().contains("drops/date=2025-03-03/hour=13/flush-"));
+        assert!(files[1].to_string_lossy().contains("drops/date=2025-03-03/hour=14/flush-"));
+        assert!(!dir.path().join("flows_1m/date=2025-03-03/hour=14").exists(), "no rollups of drops");
+        // A batch that is not the table's is refused, not filed.
+        let wrong = TableBatch::new(Table::Drops, batch(&[(recv, Some(recv))]));
+        assert!(s.push_table(&wrong).is_err());
+        assert_eq!(s.buffered_rows(), 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use plumb_collector::addr;
 use plumb_collector::netflow::{Decoder, DecoderConfig};
 use plumb_collector::packet::datagram::outer_udp;
 use plumb_collector::pcap;
-use plumb_collector::schema::FlowBuilders;
+use plumb_collector::schema::{FlowBuilders, Table};
 
 /// The repository's `fixtures/` folder (provenance and licences in `fixtures/MANIFEST.md`).
 pub fn fixtures() -> PathBuf {
@@ -72,6 +72,25 @@ pub fn decode_file(dec: &mut Decoder, path: &Path) -> RecordBatch {
 pub fn decode_group(paths: &[PathBuf]) -> Vec<RecordBatch> {
     let mut dec = Decoder::new(DecoderConfig::default());
     paths.iter().map(|p| decode_file(&mut dec, p)).collect()
+}
+
+/// Decodes files in order through one decoder; returns the rows of `table` (one of the
+/// tables beside `flows`), in order.
+pub fn decode_side_table(paths: &[PathBuf], table: Table) -> Vec<RecordBatch> {
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut out = Vec::new();
+    for p in paths {
+        decode_file(&mut dec, p);
+        out.extend(
+            dec.finish_side_tables().into_iter().filter(|b| b.table == table).map(|b| (*b.batch).clone()),
+        );
+    }
+    out
+}
+
+/// (batch, row) of every row of `batches`, in order.
+pub fn rows_of(batches: &[RecordBatch]) -> Vec<(usize, usize)> {
+    batches.iter().enumerate().flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r))).collect()
 }
 
 /// A cell as text: addresses as IP text, MACs as aa:bb:.., timestamps as RFC 3339 with

@@ -1,6 +1,6 @@
-//! The DataFusion session over the store: tables `flows`, `flows_1m` and `interfaces_1m` (hive-partitioned
-//! Parquet, with `date` and `hour` partition columns), the address functions and the
-//! address rewrite.
+//! The DataFusion session over the store: tables `flows`, `interface_counters`, `drops`,
+//! `flows_1m` and `interfaces_1m` (hive-partitioned Parquet, with `date` and `hour`
+//! partition columns), the address functions and the address rewrite.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use datafusion::execution::{FunctionRegistry, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use arrow::datatypes::SchemaRef;
-use plumb_collector::schema::flows_schema;
+use plumb_collector::schema::{Table, flows_schema};
 use plumb_store::layout::FLOWS_DIR;
 use plumb_store::rollup::Rollup;
 
@@ -25,7 +25,7 @@ use super::partial_aggregate::PartialAggregate;
 use super::rewrite::AddressRewrite;
 use super::udf;
 
-/// A session with `flows` and the rollup tables registered from `data_dir`. A store that does not exist yet is an
+/// A session with the decoders' tables and the rollups registered from `data_dir`. A store that does not exist yet is an
 /// empty table, not an error.
 pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     // DATAFUSION_* variables tune the engine (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS);
@@ -55,6 +55,9 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     ctx.state_ref().write().register_function_rewrite(Arc::new(AddressRewrite::new()))?;
     let flows = listing(data_dir, FLOWS_DIR, flows_schema())?;
     ctx.register_table(FLOWS_DIR, Arc::new(FlowsTable::new(flows)))?;
+    for t in [Table::InterfaceCounters, Table::Drops] {
+        ctx.register_table(t.name(), Arc::new(listing(data_dir, t.name(), t.schema())?))?;
+    }
     for r in Rollup::ALL {
         ctx.register_table(r.dir(), Arc::new(listing(data_dir, r.dir(), r.schema())?))?;
     }

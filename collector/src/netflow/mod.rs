@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::addr::Addr16;
 use crate::packet::dissect::Dissector;
-use crate::schema::FlowBuilders;
+use crate::schema::{FlowBuilders, SideTables, TableBatch};
 use crate::sflow;
 use crate::source_kind::SourceKind;
 use crate::stats::DecodeStats;
@@ -88,6 +88,9 @@ pub struct Decoder {
     exporter_not_sent: HashMap<Addr16, [u64; 3]>,
     /// sFlow datagrams go here (the same listeners and files carry both).
     sflow: sflow::Decoder,
+    /// Rows of the tables beside `flows` (counter samples, drop notifications), for the
+    /// caller to take with each flow batch it cuts.
+    side: SideTables,
 }
 
 impl Decoder {
@@ -102,7 +105,20 @@ impl Decoder {
             config,
             extras: Vec::with_capacity(64),
             exporter_not_sent: HashMap::new(),
+            side: SideTables::default(),
         }
+    }
+
+    /// Rows of `interface_counters` and `drops` decoded since the last
+    /// [`Decoder::finish_side_tables`].
+    pub fn side_rows(&self) -> usize {
+        self.side.rows()
+    }
+
+    /// The batches of `interface_counters` and `drops` decoded so far. Callers take them
+    /// whenever they cut a flow batch, and when [`Decoder::side_rows`] grows large.
+    pub fn finish_side_tables(&mut self) -> Vec<TableBatch> {
+        self.side.finish()
     }
 
     /// Decodes every message in `buf` (one UDP payload, or several concatenated messages
@@ -140,7 +156,14 @@ impl Decoder {
                 }
                 Some(SourceKind::Sflow) => {
                     let sampling = self.config.sampling_overrides.get(&exporter).copied();
-                    let n = self.sflow.decode(rest, exporter, received_us, sampling, out, &mut outcome);
+                    let n = self.sflow.decode(
+                        rest,
+                        exporter,
+                        received_us,
+                        sampling,
+                        (out, &mut self.side),
+                        &mut outcome,
+                    );
                     self.sflow.drain_into(&mut self.stats);
                     n
                 }

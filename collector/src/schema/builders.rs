@@ -1,5 +1,5 @@
-//! How the column list becomes a row type and Arrow builders: the `flow_columns!` macro
-//! that [`super`] invokes with the list, the padding helpers column-first decoders use,
+//! How a column list becomes a row type and Arrow builders: the `table_columns!` macro
+//! that each table's module invokes with its list, the padding helpers column-first decoders use,
 //! and finishing a batch.
 
 use arrow::array::{ArrayRef, new_null_array};
@@ -7,19 +7,28 @@ use arrow::array::{ArrayRef, new_null_array};
 use super::kinds::ColumnKind;
 use super::{FlowBuilders, FlowRow};
 
-/// Defines `FlowRow`, `FlowBuilders`, the schema and `FLOW_COLUMNS` from the column list.
-macro_rules! flow_columns {
-    ($( $(#[$doc:meta])* $name:ident : $kind:ident $(, $req:ident)? ;)*) => {
-        /// One flow as a decoder fills it; `None` is stored as null.
+/// Defines a table from its column list: the row type a decoder fills, its Arrow
+/// builders, the schema function and the column names. `extra` names the type of the
+/// trailing `extra` map ([`super::extra::NoExtra`] for a table without one).
+macro_rules! table_columns {
+    (
+        $(#[$rdoc:meta])* row $row:ident;
+        $(#[$bdoc:meta])* builders $builders:ident;
+        $(#[$sdoc:meta])* schema $schema:ident;
+        $(#[$ndoc:meta])* names $names:ident $(+ $extra_name:literal)?;
+        extra $extra:ty;
+        $( $(#[$doc:meta])* $name:ident : $kind:ident $(, $req:ident)? ;)*
+    ) => {
+        $(#[$rdoc])*
         #[derive(Clone, Copy, Default, Debug)]
-        pub struct FlowRow<'a> {
+        pub struct $row<'a> {
             $( $(#[$doc])* pub $name: Option<<$kind as ColumnKind>::Value<'a>>, )*
         }
 
-        /// Arrow builders for every column of `flows`.
-        pub struct FlowBuilders {
+        $(#[$bdoc])*
+        pub struct $builders {
             $( pub(crate) $name: <$kind as ColumnKind>::Builder, )*
-            extra: ExtraColumn,
+            extra: $extra,
             rows: usize,
             capacity: usize,
             /// The all-null array each column gave last time: a column a source never
@@ -28,15 +37,15 @@ macro_rules! flow_columns {
             nulls: Vec<Option<ArrayRef>>,
         }
 
-        impl FlowBuilders {
+        impl $builders {
             /// Builders with room for `capacity` rows.
             pub fn with_capacity(capacity: usize) -> Self {
                 Self {
                     $( $name: <$kind>::builder(capacity), )*
-                    extra: ExtraColumn::default(),
+                    extra: Default::default(),
                     rows: 0,
                     capacity,
-                    nulls: vec![None; FLOW_COLUMNS.len()],
+                    nulls: vec![None; $names.len()],
                 }
             }
 
@@ -44,7 +53,7 @@ macro_rules! flow_columns {
             /// nothing per row: its nulls are appended in bulk when it next gets a value,
             /// or when the batch is finished.
             #[inline]
-            fn append_columns(&mut self, row: &FlowRow<'_>) {
+            fn append_columns(&mut self, row: &$row<'_>) {
                 $(
                     if let Some(v) = row.$name {
                         let b = &mut self.$name;
@@ -63,26 +72,51 @@ macro_rules! flow_columns {
             pub fn finish(&mut self) -> RecordBatch {
                 let (rows, capacity) = (self.rows, self.capacity);
                 let mut nulls = self.nulls.iter_mut();
-                let columns: Vec<ArrayRef> = vec![
-                    $( finish_column::<$kind>(&mut self.$name, rows, capacity, nulls.next()), )*
-                    self.extra.finish(rows),
+                let mut columns: Vec<ArrayRef> = vec![
+                    $( $crate::schema::builders::finish_column::<$kind>(&mut self.$name, rows, capacity, nulls.next()), )*
                 ];
+                columns.extend($crate::schema::extra::ExtraColumns::finish(&mut self.extra, rows));
                 self.rows = 0;
-                RecordBatch::try_new(flows_schema(), columns)
+                RecordBatch::try_new($schema(), columns)
                     .expect("builders follow the schema by construction")
+            }
+
+            /// Appends one row (a table without `extra`, or a flow without entries in it).
+            #[inline]
+            pub fn push_row(&mut self, row: &$row<'_>) {
+                self.append_columns(row);
+                self.rows += 1;
+            }
+
+            /// Rows appended since the last `finish`.
+            pub fn len(&self) -> usize {
+                self.rows
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.rows == 0
             }
         }
 
-        fn build_schema() -> Schema {
-            let mut fields = vec![
-                $( Field::new(stringify!($name), <$kind>::data_type(), flow_columns!(@nullable $($req)?)), )*
-            ];
-            fields.push(Field::new("extra", extra_data_type(), false));
-            Schema::new(fields)
+        $(#[$sdoc])*
+        pub fn $schema() -> SchemaRef {
+            static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+            SCHEMA
+                .get_or_init(|| {
+                    let mut fields = vec![
+                        $( Field::new(stringify!($name), <$kind>::data_type(), table_columns!(@nullable $($req)?)), )*
+                    ];
+                    fields.extend(<$extra as $crate::schema::extra::ExtraColumns>::field());
+                    std::sync::Arc::new(Schema::new(fields))
+                })
+                .clone()
         }
 
-        /// Names of the columns in schema order.
-        pub const FLOW_COLUMNS: &[&str] = &[ $( stringify!($name), )* "extra" ];
+        $(#[$ndoc])*
+        pub const $names: &[&str] = &[
+            $( stringify!($name), )*
+            $( $extra_name, )?
+        ];
     };
     (@nullable required) => { false };
     (@nullable) => { true };
@@ -162,15 +196,6 @@ impl FlowBuilders {
         entries: impl IntoIterator<Item = (&'k str, &'v [u8])>,
     ) {
         self.extra.push(row, entries);
-    }
-
-    /// Rows appended since the last [`FlowBuilders::finish`].
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
     }
 }
 

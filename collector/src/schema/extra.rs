@@ -7,10 +7,40 @@ use arrow::array::{ArrayRef, BinaryBuilder, MapArray, StringBuilder, StructArray
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields};
 
+/// The trailing map column of a table, if it has one.
+pub trait ExtraColumns: Default {
+    /// Its field, last in the schema.
+    fn field() -> Option<Field>;
+    /// Its array for `rows` rows.
+    fn finish(&mut self, rows: usize) -> Option<ArrayRef>;
+}
+
+/// A table without an `extra` column (its sources send nothing beyond its columns).
+#[derive(Default)]
+pub struct NoExtra;
+
+impl ExtraColumns for NoExtra {
+    fn field() -> Option<Field> {
+        None
+    }
+    fn finish(&mut self, _rows: usize) -> Option<ArrayRef> {
+        None
+    }
+}
+
+impl ExtraColumns for ExtraColumn {
+    fn field() -> Option<Field> {
+        Some(Field::new("extra", extra_data_type(), false))
+    }
+    fn finish(&mut self, rows: usize) -> Option<ArrayRef> {
+        Some(ExtraColumn::finish(self, rows))
+    }
+}
+
 /// The `extra` map column. Most rows have no entries, so a row costs nothing until one
 /// has: the offsets of the rows before it are filled in then, in bulk.
 #[derive(Default)]
-pub(crate) struct ExtraColumn {
+pub struct ExtraColumn {
     keys: StringBuilder,
     values: BinaryBuilder,
     /// Entry offsets of rows `0..offsets.len() - 1` (empty until the first entry).
@@ -50,7 +80,7 @@ impl ExtraColumn {
         self.offsets.resize(rows + 1, end);
     }
 
-    pub(crate) fn finish(&mut self, rows: usize) -> ArrayRef {
+    fn finish(&mut self, rows: usize) -> ArrayRef {
         self.pad(rows);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
         let keys: ArrayRef = Arc::new(self.keys.finish());

@@ -1,31 +1,43 @@
-//! The `flows` table: its columns, the row a decoder fills, and the Arrow builders that
-//! collect rows into a `RecordBatch`. Defined once here; every source and sink uses it.
+//! The tables decoders write: their columns, the row a decoder fills, and the Arrow
+//! builders that collect rows into a `RecordBatch`. Defined once here; every source and
+//! sink uses them.
 //!
-//! A decoder fills a [`FlowRow`] (plain `Option`s on the stack, no heap) and appends it to
-//! [`FlowBuilders`]; nothing is formatted or allocated per record. The column list comes
-//! first below; [`kinds`] holds the column types, [`builders`] the code the list expands
-//! to, [`extra`] the `extra` map.
-
-use std::sync::{Arc, OnceLock};
+//! A decoder fills a row (plain `Option`s on the stack, no heap) and appends it to the
+//! table's builders; nothing is formatted or allocated per record. The `flows` column list
+//! comes first below; [`interface_counters`] and [`drops`] hold the other tables' lists,
+//! [`table`] names the tables for the sinks, [`kinds`] holds the column types,
+//! [`builders`] the code the lists expand to, [`extra`] the `extra` map.
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
-// The macro the column list expands through; defined before the list uses it.
+// The macro the column lists expand through; defined before the lists use it.
 #[macro_use]
 mod builders;
+pub mod drops;
 mod extra;
+pub mod interface_counters;
 pub mod kinds;
+mod table;
 
-use builders::finish_column;
 pub use builders::{fill, push_at};
-use extra::{ExtraColumn, extra_data_type};
+use extra::ExtraColumn;
 pub use kinds::{Addr, ColumnKind, FixedColumn, Label, Mac, Text, Ts, U8, U16, U32, U64};
+pub use table::{SideTables, Table, TableBatch};
 
 /// Time zone of every timestamp column.
 pub const TZ: &str = "UTC";
 
-flow_columns! {
+table_columns! {
+    /// One flow as a decoder fills it; `None` is stored as null.
+    row FlowRow;
+    /// Arrow builders for every column of `flows`.
+    builders FlowBuilders;
+    /// The Arrow schema of `flows` (shared, built once).
+    schema flows_schema;
+    /// Names of the columns in schema order.
+    names FLOW_COLUMNS + "extra";
+    extra ExtraColumn;
     /// When plumb received the datagram (or the capture timestamp, for files).
     time_received: Ts, required;
     /// The export time in the message header: what the flow times are judged against.
@@ -91,10 +103,4 @@ flow_columns! {
     vxlan_export_role: U8;
     layer2_segment_id: U64;
     traffic_class: Label;
-}
-
-/// The Arrow schema of `flows` (shared, built once).
-pub fn flows_schema() -> SchemaRef {
-    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA.get_or_init(|| Arc::new(build_schema())).clone()
 }

@@ -2,9 +2,10 @@
 //! vSwitch extensions): datagrams to `flows` rows.
 //!
 //! A datagram carries samples ([`sample`]); a flow sample's records ([`records`]) become
-//! one row ([`row`]), its sampled header read by the shared packet layer, its counts
-//! scaled by its rate. Counter samples and dropped-packet notifications are read and
-//! counted (their tables, `interface_counters` and `drops`, come next). Every length is
+//! one `flows` row ([`row`]), its sampled header read by the shared packet layer, its
+//! counts scaled by its rate. A counter sample becomes one `interface_counters` row
+//! ([`counters`]), a dropped-packet notification one `drops` row ([`drops`]) whose packet
+//! records are read as a flow sample's are. Every length is
 //! checked against the piece it sits in ([`xdr`]): a record or sample whose fixed fields
 //! are cut is left out alone; one whose length runs past its parent ends that list there,
 //! and what came before it is kept.
@@ -13,7 +14,9 @@
 //! NetFlow/IPFIX (one unit per datagram), and sample sequence numbers and the agent's own
 //! drop count per data source ([`sources`]).
 
+pub mod counters;
 pub mod drop_reason;
+pub mod drops;
 pub mod records;
 pub mod row;
 pub mod sample;
@@ -26,13 +29,15 @@ use self::row::Origin;
 use self::sample::{CounterSample, DropNotification, FlowSample, format};
 use self::sources::SampleSequences;
 use self::stats::{SflowError, SflowStats};
-use self::xdr::{Elements, Xdr};
+use self::xdr::Xdr;
 use crate::addr::Addr16;
 use crate::netflow::SamplingOverride;
 use crate::netflow::decode::finalize::choose_rate;
 use crate::netflow::state::sequence::{Counted, SequenceTracker};
 use crate::packet::dissect::{Dissection, Dissector};
-use crate::schema::{FlowBuilders, FlowRow};
+use crate::schema::drops::DropRow;
+use crate::schema::interface_counters::CounterRow;
+use crate::schema::{FlowBuilders, FlowRow, SideTables};
 use crate::source_kind::SourceKind;
 use crate::stats::{DecodeStats, ErrorLabel, Outcome};
 
@@ -89,15 +94,16 @@ impl Decoder {
     }
 
     /// Decodes the datagram in `buf` from `exporter` (its UDP source), received at
-    /// `received_us`; flow samples go to `out`. `sampling` is the configured rate of this
-    /// exporter, if any. Returns the bytes consumed: all of them (a datagram has no length).
+    /// `received_us`; flow samples go to `out`, counter samples and drop notifications to
+    /// `side`. `sampling` is the configured rate of this exporter, if any. Returns the
+    /// bytes consumed: all of them (a datagram has no length).
     pub fn decode(
         &mut self,
         buf: &[u8],
         exporter: Addr16,
         received_us: i64,
         sampling: Option<SamplingOverride>,
-        out: &mut FlowBuilders,
+        (out, side): (&mut FlowBuilders, &mut SideTables),
         outcome: &mut Outcome,
     ) -> usize {
         let (h, rest) = match DatagramHeader::parse(buf) {
@@ -136,7 +142,9 @@ impl Decoder {
                     match CounterSample::parse(e.body, e.format == format::COUNTERS_EXPANDED) {
                         Ok(s) => {
                             self.counts.shared.counter_samples += 1;
-                            self.check(s.records);
+                            let mut row = CounterRow::default();
+                            counters::counter_row(&mut row, origin, s, &mut self.counts);
+                            side.counters.push_row(&row);
                         }
                         Err(err) => self.counts.error(err),
                     }
@@ -149,7 +157,17 @@ impl Decoder {
                         shared
                             .dropped_packets
                             .add(ErrorLabel { protocol: SourceKind::Sflow.as_str(), reason }, 1);
-                        self.check(n.records);
+                        let mut row = DropRow::default();
+                        let repaired = drops::drop_row(
+                            &mut row,
+                            origin,
+                            n,
+                            &mut self.counts,
+                            &self.dissector,
+                            &mut self.d,
+                        );
+                        side.drops.push_row(&row);
+                        outcome.repaired += repaired as u64;
                     }
                     Err(err) => self.counts.error(err),
                 },
@@ -196,14 +214,6 @@ impl Decoder {
         out.append(&self.row, []);
         outcome.records += 1;
         outcome.repaired += repaired as u64;
-    }
-
-    /// Walks the records of a counter sample or drop notification for their bounds alone.
-    fn check(&mut self, mut records: Elements<'_>) {
-        for _ in records.by_ref() {}
-        if let Some(e) = records.error() {
-            self.counts.error(e);
-        }
     }
 
     /// Moves this decoder's counts into `into`.

@@ -41,7 +41,7 @@ pub struct Metrics {
     pub sampling_unknown: IntCounter,
     pub sampling_configured: IntCounter,
     pub exporter_not_sent: IntGaugeVec,
-    pub store_rows: IntCounter,
+    pub store_rows: IntCounterVec,
     pub store_bytes: IntCounter,
     pub store_files: IntCounter,
     pub store_implausible: IntCounter,
@@ -198,7 +198,12 @@ impl Metrics {
                 "Loss the exporter itself reports (IPFIX notSent*TotalCount), by unit.",
                 &["exporter", "unit"],
             ),
-            store_rows: counter(&r, "plumb_store_rows_written_total", "Rows committed to the Parquet store."),
+            store_rows: counter_vec(
+                &r,
+                "plumb_store_rows_written_total",
+                "Rows committed to the Parquet store, by table (flows, interface_counters, drops).",
+                &["table"],
+            ),
             store_bytes: counter(
                 &r,
                 "plumb_store_written_bytes_total",
@@ -297,6 +302,9 @@ impl Metrics {
         }
         for seen_in in ["sequence", "agent"] {
             m.samples_lost.with_label_values(&[seen_in]);
+        }
+        for t in plumb_collector::schema::Table::ALL {
+            m.store_rows.with_label_values(&[t.name()]);
         }
         m
     }
@@ -436,9 +444,9 @@ mod tests {
     #[test]
     fn renders_text_exposition() {
         let m = Metrics::new(4);
-        m.store_rows.inc_by(5);
+        m.store_rows.with_label_values(&["flows"]).inc_by(5);
         let text = m.render();
-        assert!(text.contains("plumb_store_rows_written_total 5"));
+        assert!(text.contains("plumb_store_rows_written_total{table=\"flows\"} 5"));
         assert!(text.contains("# HELP plumb_store_rows_written_total"));
     }
 

@@ -9,6 +9,7 @@ use arrow::array::RecordBatch;
 
 use plumb_collector::listen::capture::{CaptureCounts, LiveCapture};
 use plumb_collector::pcap::{PacketFlows, TableStats};
+use plumb_collector::schema::{Table, TableBatch};
 use plumb_exporters::prometheus::Metrics;
 
 use super::sink::{self, Sink};
@@ -68,7 +69,7 @@ pub fn run(mut live: LiveCapture, mut ctx: CaptureContext) {
 }
 
 fn emit(batch: RecordBatch, ctx: &CaptureContext, label: &str, blocking: bool) {
-    sink::emit(batch, &ctx.sinks, &ctx.metrics, label, blocking);
+    sink::emit(TableBatch::new(Table::Flows, batch), &ctx.sinks, &ctx.metrics, label, blocking);
 }
 
 fn publish(live: &mut LiveCapture, ctx: &CaptureContext, label: &str, p: &mut Published) {

@@ -6,20 +6,19 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use arrow::array::RecordBatch;
-
+use plumb_collector::schema::{Table, TableBatch};
 use plumb_exporters::prometheus::Metrics;
 use plumb_store::{FlowStore, FlushReport};
 
 #[derive(Clone)]
 pub struct Sink {
     pub name: &'static str,
-    pub tx: SyncSender<Arc<RecordBatch>>,
+    pub tx: SyncSender<TableBatch>,
 }
 
 impl Sink {
     /// Offers a batch without waiting; `false` when it was dropped.
-    pub fn offer(&self, batch: Arc<RecordBatch>, metrics: &Metrics) -> bool {
+    pub fn offer(&self, batch: TableBatch, metrics: &Metrics) -> bool {
         match self.tx.try_send(batch) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -30,7 +29,7 @@ impl Sink {
     }
 
     /// Hands over a batch, waiting for room (shutdown: nothing accepted may be lost).
-    pub fn send_blocking(&self, batch: Arc<RecordBatch>, metrics: &Metrics) {
+    pub fn send_blocking(&self, batch: TableBatch, metrics: &Metrics) {
         if self.tx.send(batch).is_err() {
             metrics.sink_batches_dropped.with_label_values(&[self.name]).inc();
         }
@@ -47,9 +46,10 @@ pub type StoreThread = JoinHandle<anyhow::Result<u64>>;
 /// Hands a finished batch to every sink: offered (dropped and counted when a queue is
 /// full) while running, blocking at shutdown so nothing accepted is lost. `label` is the
 /// listener or interface the batch came from.
-pub fn emit(batch: RecordBatch, sinks: &[Sink], metrics: &Metrics, label: &str, blocking: bool) {
-    let batch = Arc::new(batch);
-    metrics.batch_rows.with_label_values(&[label]).observe(batch.num_rows() as f64);
+pub fn emit(batch: TableBatch, sinks: &[Sink], metrics: &Metrics, label: &str, blocking: bool) {
+    if batch.table == Table::Flows {
+        metrics.batch_rows.with_label_values(&[label]).observe(batch.rows() as f64);
+    }
     for s in sinks {
         if blocking {
             s.send_blocking(batch.clone(), metrics);
@@ -65,7 +65,7 @@ pub fn spawn_store(
     mut store: FlowStore,
     queue: usize,
     metrics: Arc<Metrics>,
-) -> std::io::Result<(SyncSender<Arc<RecordBatch>>, StoreThread)> {
+) -> std::io::Result<(SyncSender<TableBatch>, StoreThread)> {
     let m = metrics.clone();
     store.commit_in_background(COMMIT_DEPTH, Box::new(move |r| record(&m, r)))?;
     let (tx, rx) = sync_channel(queue);
@@ -74,17 +74,13 @@ pub fn spawn_store(
     Ok((tx, handle))
 }
 
-fn store_loop(
-    mut store: FlowStore,
-    rx: Receiver<Arc<RecordBatch>>,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<u64> {
+fn store_loop(mut store: FlowStore, rx: Receiver<TableBatch>, metrics: Arc<Metrics>) -> anyhow::Result<u64> {
     let mut implausible = 0u64;
     loop {
         let msg = rx.recv_timeout(Duration::from_millis(200));
         let done = matches!(msg, Err(RecvTimeoutError::Disconnected));
         if let Ok(batch) = msg
-            && let Err(e) = store.push(&batch)
+            && let Err(e) = store.push_table(&batch)
         {
             metrics.store_errors.inc();
             metrics.sink_batches_dropped.with_label_values(&["store"]).inc();
@@ -108,7 +104,9 @@ fn store_loop(
 fn record(metrics: &Metrics, r: &std::io::Result<FlushReport>) {
     match r {
         Ok(r) => {
-            metrics.store_rows.inc_by(r.rows);
+            for t in Table::ALL {
+                metrics.store_rows.with_label_values(&[t.name()]).inc_by(r.rows_by_table[t as usize]);
+            }
             metrics.store_bytes.inc_by(r.bytes);
             metrics.store_files.inc_by(r.files);
             metrics.store_flush_seconds.observe(r.seconds);

@@ -10,7 +10,7 @@ use plumb_collector::addr;
 use plumb_collector::listen::BatchReceiver;
 use plumb_collector::listen::drops::SocketDrops;
 use plumb_collector::netflow::Decoder;
-use plumb_collector::schema::FlowBuilders;
+use plumb_collector::schema::{FlowBuilders, Table, TableBatch};
 use plumb_exporters::prometheus::{LocalCounters, Metrics};
 
 use super::sink::{self, Sink};
@@ -66,13 +66,13 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
             let exporter = addr::from_ip(src.ip());
             let o = dec.decode(data, exporter, now, &mut out);
             counters.observe(&ctx.metrics, &exporter, &o);
-            if out.len() >= ctx.batch_rows {
-                emit(&mut out, &ctx, false);
+            if out.len() >= ctx.batch_rows || dec.side_rows() >= ctx.batch_rows {
+                emit(&mut out, &mut dec, &ctx, false);
                 last_batch = Instant::now();
             }
         }
-        if !out.is_empty() && last_batch.elapsed() >= ctx.batch_interval {
-            emit(&mut out, &ctx, false);
+        if (!out.is_empty() || dec.side_rows() > 0) && last_batch.elapsed() >= ctx.batch_interval {
+            emit(&mut out, &mut dec, &ctx, false);
             last_batch = Instant::now();
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {
@@ -88,7 +88,7 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
             }
         }
     }
-    emit(&mut out, &ctx, true);
+    emit(&mut out, &mut dec, &ctx, true);
     publish(&mut dec, &ctx, &mut drops, &mut reported);
     save(&dec, &ctx);
 }
@@ -97,9 +97,14 @@ fn plumb_collector_now_us() -> i64 {
     crate::commands::now_us()
 }
 
-fn emit(out: &mut FlowBuilders, ctx: &WorkerContext, blocking: bool) {
+/// Hands the flow batch and the side tables' batches (counter samples, drops) to the sinks.
+fn emit(out: &mut FlowBuilders, dec: &mut Decoder, ctx: &WorkerContext, blocking: bool) {
     if !out.is_empty() {
-        sink::emit(out.finish(), &ctx.sinks, &ctx.metrics, &ctx.label, blocking);
+        let batch = TableBatch::new(Table::Flows, out.finish());
+        sink::emit(batch, &ctx.sinks, &ctx.metrics, &ctx.label, blocking);
+    }
+    for batch in dec.finish_side_tables() {
+        sink::emit(batch, &ctx.sinks, &ctx.metrics, &ctx.label, blocking);
     }
 }
 

@@ -123,10 +123,10 @@ mod tests {
 
     use arrow::array::{
         Array, FixedSizeBinaryArray, RecordBatch, TimestampMicrosecondArray, UInt8Array, UInt16Array,
-        UInt64Array,
+        UInt32Array, UInt64Array,
     };
 
-    use super::super::test_support::{compactor, files, flows, flushed, mixed_flows, read};
+    use super::super::test_support::{compactor, counters, files, flows, flushed, mixed_flows, read};
     use crate::{FlowStore, StoreConfig};
 
     #[test]
@@ -218,6 +218,31 @@ mod tests {
         assert_eq!(rb[0].num_rows(), 1);
         assert_eq!(flows_col.value(0), 1500);
         assert!(c.due(true).unwrap().is_empty());
+    }
+
+    #[test]
+    fn counter_samples_compact_into_one_file_in_series_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = FlowStore::open(StoreConfig::new(dir.path())).unwrap();
+        for round in 0..3 {
+            store.push_table(&counters(4, round * 1_000_000)).unwrap();
+            store.flush().unwrap();
+        }
+        let hour = dir.path().join("interface_counters/date=2025-03-03/hour=13");
+        assert_eq!(files(&hour).len(), 3);
+        let r = compactor(dir.path()).run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
+        assert_eq!((r.tasks, r.rows), (1, 12));
+        let out = files(&hour);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let mut keys = Vec::new();
+        for b in read(&out[0]) {
+            let index = b.column_by_name("if_index").unwrap().as_any().downcast_ref::<UInt32Array>().unwrap();
+            let t = b.column_by_name("time_received").unwrap();
+            let t = t.as_any().downcast_ref::<TimestampMicrosecondArray>().unwrap();
+            keys.extend((0..b.num_rows()).map(|i| (index.value(i), t.value(i))));
+        }
+        assert_eq!(keys.len(), 12);
+        assert!(keys.is_sorted(), "each interface's series in time order: {keys:?}");
     }
 
     fn sum_bytes(b: &RecordBatch) -> u64 {

@@ -1,36 +1,41 @@
 //! The tables the store compacts, and what compaction does with each: the statement that
-//! sorts (flows) or re-sums (rollups) an hour's rows, and the sort order the output
+//! sorts (raw tables) or re-sums (rollups) an hour's rows, and the sort order the output
 //! records.
 
 use arrow::datatypes::SchemaRef;
 
-use plumb_collector::schema::flows_schema;
+use plumb_collector::schema::Table as RawTable;
 
 use super::CompactionConfig;
-use crate::layout::FLOWS_DIR;
 use crate::rollup::Rollup;
 
 /// The tables the store compacts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
-    Flows,
+    /// A table the decoders write (`flows`, `interface_counters`, `drops`).
+    Raw(RawTable),
     Rollup(Rollup),
 }
 
 impl Table {
-    pub const ALL: [Table; 3] =
-        [Table::Flows, Table::Rollup(Rollup::Flows), Table::Rollup(Rollup::Interfaces)];
+    pub const ALL: [Table; 5] = [
+        Table::Raw(RawTable::Flows),
+        Table::Raw(RawTable::InterfaceCounters),
+        Table::Raw(RawTable::Drops),
+        Table::Rollup(Rollup::Flows),
+        Table::Rollup(Rollup::Interfaces),
+    ];
 
     pub fn dir(self) -> &'static str {
         match self {
-            Table::Flows => FLOWS_DIR,
+            Table::Raw(t) => t.name(),
             Table::Rollup(r) => r.dir(),
         }
     }
 
     pub(super) fn schema(self) -> SchemaRef {
         match self {
-            Table::Flows => flows_schema(),
+            Table::Raw(t) => t.schema(),
             Table::Rollup(r) => r.schema(),
         }
     }
@@ -38,7 +43,7 @@ impl Table {
     /// The statement that turns the inputs (table `input`) into the output rows.
     pub(super) fn sql(self, cfg: &CompactionConfig) -> String {
         match self {
-            Table::Flows => format!("SELECT * FROM input ORDER BY {}", order_by(&cfg.sort)),
+            Table::Raw(_) => format!("SELECT * FROM input ORDER BY {}", order_by(&self.sort_columns(cfg))),
             Table::Rollup(r) => {
                 let keys = r.key_columns().join(", ");
                 format!(
@@ -50,11 +55,16 @@ impl Table {
         }
     }
 
+    /// The order of the output rows: the configured one for `flows`; a source's series in
+    /// time order for the others, which are read per device and interface or reason.
     pub(super) fn sort_columns(self, cfg: &CompactionConfig) -> Vec<String> {
-        match self {
-            Table::Flows => cfg.sort.clone(),
-            Table::Rollup(r) => r.key_columns().iter().map(|s| s.to_string()).collect(),
-        }
+        let fixed: &[&str] = match self {
+            Table::Raw(RawTable::Flows) => return cfg.sort.clone(),
+            Table::Raw(RawTable::InterfaceCounters) => &["agent", "if_index", "time_received"],
+            Table::Raw(RawTable::Drops) => &["agent", "reason_code", "time_received"],
+            Table::Rollup(r) => r.key_columns(),
+        };
+        fixed.iter().map(|s| s.to_string()).collect()
     }
 }
 

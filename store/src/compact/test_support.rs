@@ -6,7 +6,8 @@ use std::time::Duration;
 use arrow::array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use plumb_collector::addr;
-use plumb_collector::schema::{FlowBuilders, FlowRow};
+use plumb_collector::schema::interface_counters::{CounterBuilders, CounterRow};
+use plumb_collector::schema::{FlowBuilders, FlowRow, Table, TableBatch};
 
 use super::due::row_count;
 use super::{CompactionConfig, Compactor};
@@ -84,4 +85,22 @@ pub(super) fn mixed_flows(n: u64, seed: u64) -> RecordBatch {
         b.append(&row, []);
     }
     b.finish()
+}
+
+/// Counter samples of `n` interfaces of one agent, received at `T0 + at` µs.
+pub(super) fn counters(n: u32, at: i64) -> TableBatch {
+    let mut b = CounterBuilders::with_capacity(n as usize);
+    for i in (0..n).rev() {
+        let row = CounterRow {
+            time_received: Some(T0 + at),
+            exporter: Some(addr::parse_text("192.0.2.1").unwrap()),
+            agent: Some(addr::parse_text("192.0.2.1").unwrap()),
+            source_kind: Some("sflow"),
+            if_index: Some(i),
+            in_octets: Some(1000 * i as u64 + at as u64),
+            ..Default::default()
+        };
+        b.push_row(&row);
+    }
+    TableBatch::new(Table::InterfaceCounters, b.finish())
 }
