@@ -51,15 +51,19 @@ plumb ingest node1-uplink.pcap --exporter 10.0.0.11 --data ./data\n    \
 plumb query \"SELECT tunnel_type, tunnel_key, max(max_ip_len), sum(full_size_retransmits) FROM flows \
 WHERE source_kind = 'pcap' GROUP BY 1, 2\"")]
     Ingest(IngestArgs),
-    /// Run SQL over the store (tables `flows`, `flows_1m`, `interfaces_1m`).
+    /// Run SQL over the store (tables `flows`, `interface_counters`, `drops`, `flows_1m`, `interfaces_1m`).
     #[command(
         long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
-(see the README for its columns); `flows_1m` sums flows, packets and bytes per minute, exporter, protocol and traffic \
-class, and `interfaces_1m` per minute, exporter, interface and direction ('in'/'out'): ask time series of those, \
-they answer in milliseconds. `date` and `hour` are the partition columns of every table.\n\n\
+(see the README for its columns), `interface_counters` one per sFlow counter sample (the device's cumulative counters) \
+and `drops` one per dropped packet a device reported (reason, interfaces, the packet's sizes, DF and tunnel); \
+`flows_1m` sums flows, packets and bytes per minute, exporter, protocol and traffic class, and `interfaces_1m` per \
+minute, exporter, interface, direction ('in'/'out') and source ('flows': the flows' estimate; 'counters': what the \
+interface counters moved): ask time series of those, they answer in milliseconds. `date` and `hour` are the \
+partition columns of every table.\n\n\
 Addresses are stored as 16 bytes and shown as text. Compare them with text and filter blocks with cidr_contains:\n    \
 plumb query \"SELECT count(*) FROM flows WHERE src_addr = '10.1.2.3'\"\n    \
 plumb query \"SELECT dst_addr, sum(bytes) FROM flows WHERE cidr_contains('10.0.0.0/8', src_addr) GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"\n    \
+plumb query \"SELECT reason, count(*) FROM drops GROUP BY reason\"\n    \
 plumb query --format json \"SELECT * FROM flows LIMIT 3\"\n    \
 plumb query \"SELECT date_bin(INTERVAL '5 minutes', minute) AS t, sum(bytes) FROM flows_1m GROUP BY t ORDER BY t\"\n\n\
 Functions: cidr_contains(cidr, addr), ip_to_string(addr), ip(text), mac_to_string(mac); `extra['PEN/ID']` reads \

@@ -27,9 +27,10 @@ pub struct Encoded {
     pub rows: u64,
 }
 
-/// One hour's flush of one table: its file and, for `flows`, its rollup files.
+/// One hour's flush of one table: its file and the rollup files of its rows. `table` is
+/// none for rollup rows committed alone (`file` is then one of them).
 pub struct Prepared {
-    pub table: Table,
+    pub table: Option<Table>,
     pub file: Encoded,
     pub rollups: Vec<Encoded>,
 }
@@ -70,14 +71,17 @@ impl Prepared {
             }
         }
         fault::point("flush.rollup_renamed");
+        let raw_rows = if self.table.is_some() { main.rows } else { 0 };
         let mut report = FlushReport {
-            rows: main.rows,
+            rows: raw_rows,
             bytes: main.bytes + rollups.iter().map(|r| r.bytes).sum::<u64>(),
             files: 1,
             seconds: started.elapsed().as_secs_f64(),
             ..FlushReport::default()
         };
-        report.rows_by_table[self.table as usize] = main.rows;
+        if let Some(t) = self.table {
+            report.rows_by_table[t as usize] = main.rows;
+        }
         Ok(report)
     }
 }

@@ -176,11 +176,13 @@ pub fn remove_leftovers(data: &Path) -> io::Result<()> {
                 if layout::writer_of(final_name).is_some_and(alive) {
                     continue;
                 }
-                // A rollup file is promoted when the flows file it sums was committed; the
-                // other tables' files stand alone.
+                // A rollup file is promoted when the file whose rows it sums (flows or
+                // counters, same name) was committed; the other tables' files stand alone.
                 if Rollup::ALL.iter().any(|r| r.dir() == table) {
                     let rel = dir.strip_prefix(&root).unwrap_or(Path::new(""));
-                    if data.join(layout::FLOWS_DIR).join(rel).join(final_name).exists() {
+                    let committed_with = [Table::Flows, Table::InterfaceCounters]
+                        .map(|t| data.join(t.name()).join(rel).join(final_name));
+                    if committed_with.iter().any(|p| p.exists()) {
                         std::fs::rename(&path, dir.join(final_name))?;
                         sync_dir(&dir)?;
                         continue;

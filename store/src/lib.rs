@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod commit;
 pub mod compact;
+pub mod counter_deltas;
 pub mod encode;
 pub mod fault;
 pub mod file;

@@ -4,8 +4,11 @@
 //! - `flows_1m`: flows, packets and bytes per minute × exporter × protocol × traffic class;
 //!   the totals behind time-series questions and dashboards.
 //! - `interfaces_1m`: the same per minute × exporter × interface × direction × traffic
-//!   class, each flow counted once on its input interface (`direction = 'in'`) and once on
-//!   its output interface (`'out'`): interface and uplink utilisation.
+//!   class × source, each flow counted once on its input interface (`direction = 'in'`)
+//!   and once on its output interface (`'out'`), as `source = 'flows'`: interface and
+//!   uplink utilisation as the flows estimate it. Counter samples add the device's own
+//!   count beside it, as `source = 'counters'` ([`crate::counter_deltas`]): packets and
+//!   bytes are the counters' increments in that minute, `flows` the samples that ended in it.
 //!
 //! Interfaces are kept out of `flows_1m` on purpose: keyed by the (input, output) pair, a
 //! switch with a port per VM has as many pairs per minute as conversations, and the
@@ -26,6 +29,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use plumb_collector::addr::ADDR_LEN;
 
+use super::counter_deltas::Delta;
 use super::layout::Hour;
 
 const MINUTE_US: i64 = 60_000_000;
@@ -52,7 +56,9 @@ impl Rollup {
     pub fn key_columns(self) -> &'static [&'static str] {
         match self {
             Rollup::Flows => &["minute", "exporter", "protocol", "traffic_class"],
-            Rollup::Interfaces => &["minute", "exporter", "interface", "direction", "traffic_class"],
+            Rollup::Interfaces => {
+                &["minute", "exporter", "interface", "direction", "traffic_class", "source"]
+            }
         }
     }
 
@@ -77,8 +83,12 @@ impl Rollup {
                     f.push(Field::new("direction", DataType::Utf8, false));
                 }
             }
+            f.push(Field::new("traffic_class", DataType::Utf8, true));
+            if self == Rollup::Interfaces {
+                // Nullable: files written before counters fed the rollup have no column.
+                f.push(Field::new("source", DataType::Utf8, true));
+            }
             f.extend([
-                Field::new("traffic_class", DataType::Utf8, true),
                 Field::new("flows", DataType::UInt64, false),
                 Field::new("packets", DataType::UInt64, false),
                 Field::new("bytes", DataType::UInt64, false),
@@ -90,6 +100,8 @@ impl Rollup {
 }
 
 const DIRECTIONS: [&str; 2] = ["in", "out"];
+/// `interfaces_1m.source`: what a row was summed from.
+const SOURCES: [&str; 2] = ["flows", "counters"];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
@@ -102,6 +114,8 @@ struct Key {
     direction: u8,
     /// Index into the label table plus one; 0 is null.
     class: u32,
+    /// `interfaces_1m` only: index into SOURCES.
+    source: u8,
 }
 
 /// Five words into the hasher, instead of the dozen calls a derived `Hash` makes for the
@@ -116,7 +130,9 @@ impl std::hash::Hash for Key {
         let protocol = self.protocol.map_or(0, |p| 0x100 | p as u64);
         let interface = self.interface.map_or(0, |i| (1 << 32) | i as u64);
         h.write_u64(interface);
-        h.write_u64(protocol | (self.direction as u64) << 9 | (self.class as u64) << 10);
+        h.write_u64(
+            protocol | (self.direction as u64) << 9 | (self.class as u64) << 10 | (self.source as u64) << 42,
+        );
     }
 }
 
@@ -207,6 +223,7 @@ impl Rollups {
                     interface: None,
                     direction: 0,
                     class,
+                    source: 0,
                 };
                 let sums = Sums {
                     flows: 1,
@@ -226,10 +243,36 @@ impl Rollups {
         }
     }
 
+    /// Adds the traffic counters measured on one interface in one minute.
+    pub fn add_counted(&mut self, d: Delta) {
+        let key = Key {
+            minute: d.minute,
+            exporter: d.exporter,
+            protocol: None,
+            interface: Some(d.interface),
+            direction: d.direction,
+            class: 0,
+            source: 1,
+        };
+        let sums = Sums { flows: d.samples, packets: d.packets, bytes: d.bytes };
+        self.hours.entry(Hour::of_us(d.minute)).or_default()[Rollup::Interfaces as usize]
+            .entry(key)
+            .or_default()
+            .add(sums);
+    }
+
+    /// Hours with rows not yet committed.
+    pub fn hours(&self) -> Vec<Hour> {
+        self.hours.keys().copied().collect()
+    }
+
     /// The rollup rows of one hour as a batch sorted by its key (they stay until
-    /// [`Rollups::clear`], so a failed flush can retry with them).
+    /// [`Rollups::clear`], so a failed flush can retry with them); none when it has none.
     pub fn batch_of(&self, hour: Hour, rollup: Rollup) -> Option<RecordBatch> {
         let sums = &self.hours.get(&hour)?[rollup as usize];
+        if sums.is_empty() {
+            return None;
+        }
         let mut rows: Vec<(Key, Sums)> = sums.iter().map(|(k, s)| (*k, *s)).collect();
         rows.sort_unstable_by_key(|(k, _)| *k);
         Some(self.batch(rollup, &rows))
@@ -265,9 +308,13 @@ impl Rollups {
                 columns.push(Arc::new(dir));
             }
         }
+        columns.push(Arc::new(class.finish()));
+        if rollup == Rollup::Interfaces {
+            let source: StringArray = rows.iter().map(|(k, _)| Some(SOURCES[k.source as usize])).collect();
+            columns.push(Arc::new(source));
+        }
         columns.extend([
-            Arc::new(class.finish()) as ArrayRef,
-            Arc::new(rows.iter().map(|(_, s)| s.flows).collect::<UInt64Array>()),
+            Arc::new(rows.iter().map(|(_, s)| s.flows).collect::<UInt64Array>()) as ArrayRef,
             Arc::new(rows.iter().map(|(_, s)| s.packets).collect::<UInt64Array>()),
             Arc::new(rows.iter().map(|(_, s)| s.bytes).collect::<UInt64Array>()),
         ]);

@@ -22,6 +22,7 @@ use plumb_collector::schema::{Table, TableBatch, flows_schema};
 
 use super::codec::Codec;
 use super::commit::{Committer, Encoded, OnCommit, Prepared};
+use super::counter_deltas::CounterDeltas;
 use super::encode::FileEncoder;
 use super::journal;
 use super::layout::{self, HOUR_US, Hour};
@@ -93,6 +94,8 @@ pub struct FlowStore {
     side: BTreeMap<(Table, Hour), Vec<RecordBatch>>,
     buffered_rows: usize,
     rollups: Rollups,
+    /// The last counter sample of each interface, for the counter rows of `interfaces_1m`.
+    deltas: CounterDeltas,
     seq: u64,
     writer_id: u32,
     last_flush: Instant,
@@ -131,6 +134,7 @@ impl FlowStore {
             side: BTreeMap::new(),
             buffered_rows: 0,
             rollups: Rollups::default(),
+            deltas: CounterDeltas::default(),
             seq: 0,
             writer_id: std::process::id(),
             last_flush: Instant::now(),
@@ -203,6 +207,10 @@ impl FlowStore {
             self.buffered_rows += part.num_rows();
             self.side.entry((b.table, hour)).or_default().push(part);
         }
+        if b.table == Table::InterfaceCounters {
+            let rollups = &mut self.rollups;
+            self.deltas.add(&b.batch, |d| rollups.add_counted(d));
+        }
         self.flush_if_full()
     }
 
@@ -256,12 +264,27 @@ impl FlowStore {
         }
         while let Some(((table, hour), batches)) = self.side.pop_first() {
             match self.prepare_side(table, hour, &batches).and_then(|p| self.hand_over(p)) {
-                Ok(r) => report.add(Some(r)),
+                Ok(r) => {
+                    report.add(Some(r));
+                    if table == Table::InterfaceCounters {
+                        self.rollups.clear(hour);
+                    }
+                }
                 Err(e) => {
                     self.side.insert((table, hour), batches);
                     return Err(e);
                 }
             }
+        }
+        // Rollup rows of hours that had no rows of their own this time (counter traffic
+        // spread back into an hour already flushed) are committed alone.
+        for hour in self.rollups.hours() {
+            let Some(p) = self.prepare_rollups_alone(hour)? else {
+                self.rollups.clear(hour);
+                continue;
+            };
+            report.add(Some(self.hand_over(p)?));
+            self.rollups.clear(hour);
         }
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
@@ -271,8 +294,10 @@ impl FlowStore {
     fn hand_over(&mut self, p: Prepared) -> std::io::Result<FlushReport> {
         let r = match &self.committer {
             Some(c) => {
-                let mut r = FlushReport { rows: p.file.rows, ..FlushReport::default() };
-                r.rows_by_table[p.table as usize] = p.file.rows;
+                let mut r = FlushReport::default();
+                if let Some(t) = p.table {
+                    (r.rows, r.rows_by_table[t as usize]) = (p.file.rows, p.file.rows);
+                }
                 c.send(p).map(|()| r)?
             }
             None => p.commit()?,
@@ -300,26 +325,43 @@ impl FlowStore {
         let bytes = encoder.write(batches).map_err(std::io::Error::other)?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let dir = layout::partition_dir(&self.cfg.data_dir, table.name(), hour);
-        Ok(Prepared { table, file: Encoded { dir, name, bytes, rows }, rollups: Vec::new() })
+        // Counters carry the `interfaces_1m` rows they fed, committed after them.
+        let rollups = match table {
+            Table::InterfaceCounters => self.encode_rollups(hour, &name, &[Rollup::Interfaces])?,
+            _ => Vec::new(),
+        };
+        Ok(Prepared { table: Some(table), file: Encoded { dir, name, bytes, rows }, rollups })
+    }
+
+    /// Encodes an hour's rollup rows as a commit of their own (no raw rows with them).
+    fn prepare_rollups_alone(&mut self, hour: Hour) -> std::io::Result<Option<Prepared>> {
+        let name = self.next_name();
+        let mut files = self.encode_rollups(hour, &name, &Rollup::ALL)?;
+        let Some(file) = files.pop() else { return Ok(None) };
+        Ok(Some(Prepared { table: None, file, rollups: files }))
+    }
+
+    /// Encodes the rows of `which` rollups of one hour, as files named `name`.
+    fn encode_rollups(&self, hour: Hour, name: &str, which: &[Rollup]) -> std::io::Result<Vec<Encoded>> {
+        let mut out = Vec::new();
+        for (r, encoder) in self.rollup_encoders.iter().filter(|(r, _)| which.contains(r)) {
+            if let Some(b) = self.rollups.batch_of(hour, *r) {
+                let bytes = encoder.write(std::slice::from_ref(&b)).map_err(std::io::Error::other)?;
+                let dir = layout::partition_dir(&self.cfg.data_dir, r.dir(), hour);
+                out.push(Encoded { dir, name: name.to_string(), bytes, rows: b.num_rows() as u64 });
+            }
+        }
+        Ok(out)
     }
 
     /// Encodes one hour's flows and rollups, ready to commit.
     fn prepare_hour(&mut self, hour: Hour, batches: &[RecordBatch]) -> std::io::Result<Prepared> {
-        let name = &self.next_name();
-        let data = &self.cfg.data_dir;
-        let encode = |dir: PathBuf, encoder: &FileEncoder, batches: &[RecordBatch]| {
-            let bytes = encoder.write(batches).map_err(std::io::Error::other)?;
-            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
-            Ok::<_, std::io::Error>(Encoded { dir, name: name.to_string(), bytes, rows })
-        };
-        let flows = encode(layout::partition_dir(data, layout::FLOWS_DIR, hour), &self.flows, batches)?;
-        let mut rollups = Vec::new();
-        for (r, encoder) in &self.rollup_encoders {
-            if let Some(b) = self.rollups.batch_of(hour, *r) {
-                rollups.push(encode(layout::partition_dir(data, r.dir(), hour), encoder, &[b])?);
-            }
-        }
-        Ok(Prepared { table: Table::Flows, file: flows, rollups })
+        let name = self.next_name();
+        let bytes = self.flows.write(batches).map_err(std::io::Error::other)?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let dir = layout::partition_dir(&self.cfg.data_dir, layout::FLOWS_DIR, hour);
+        let rollups = self.encode_rollups(hour, &name, &Rollup::ALL)?;
+        Ok(Prepared { table: Some(Table::Flows), file: Encoded { dir, name, bytes, rows }, rollups })
     }
 
     /// Each row's event time: its flow end, when that end is plausible against the

@@ -79,6 +79,9 @@ pub fn flow_row(
         let mut outer = t.outer;
         repaired = unswap_ports(&mut outer, dissector);
         encapsulate(row, &outer, r.vni, dissector);
+    } else if row.tunnel_key.is_none() {
+        // A VNI record without a tunnel record: the segment is known, the outer packet not.
+        row.tunnel_key = r.vni;
     }
     row.bytes_reported = l3.map(u64::from);
     row.bytes = l3.map(|n| (n as u64).saturating_mul(rate.unwrap_or(1) as u64));

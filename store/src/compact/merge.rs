@@ -231,7 +231,19 @@ mod tests {
         let hour = dir.path().join("interface_counters/date=2025-03-03/hour=13");
         assert_eq!(files(&hour).len(), 3);
         let r = compactor(dir.path()).run_due(true, &AtomicBool::new(false), |_, _| {}).unwrap();
-        assert_eq!((r.tasks, r.rows), (1, 12));
+        // The 12 samples, and the 4 interfaces' counted traffic in `interfaces_1m`.
+        assert_eq!((r.tasks, r.rows), (2, 12 + 4));
+        let rollup = read(&files(&dir.path().join("interfaces_1m/date=2025-03-03/hour=13"))[0]);
+        let col = |name: &str| rollup[0].column_by_name(name).unwrap().clone();
+        let bytes = col("bytes");
+        let bytes = bytes.as_any().downcast_ref::<UInt64Array>().unwrap();
+        let flows = col("flows");
+        let flows = flows.as_any().downcast_ref::<UInt64Array>().unwrap();
+        assert_eq!(bytes.values().to_vec(), [2_000_000; 4], "two differences of 1 MB per interface");
+        assert_eq!(flows.values().to_vec(), [2; 4], "two samples ended a difference");
+        let source = col("source");
+        let source = source.as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
+        assert!(source.iter().all(|s| s == Some("counters")));
         let out = files(&hour);
         assert_eq!(out.len(), 1, "{out:?}");
         let mut keys = Vec::new();
