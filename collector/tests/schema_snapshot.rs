@@ -1,16 +1,14 @@
-//! The `flows` schema is a contract: users write SQL against its names, and the store's
-//! files carry its types. This compares it with a written-out snapshot of every column's
-//! name, type and nullability, so a change to the column list is a deliberate edit of
-//! `flows_schema.snapshot` too, never a side effect.
+//! The schemas of the decoders' tables are a contract: users write SQL against their
+//! names, and the store's files carry their types. This compares each with a written-out
+//! snapshot of every column's name, type and nullability (`TABLE_schema.snapshot`), so a
+//! change to a column list is a deliberate edit of its snapshot too, never a side effect.
 //!
 //! After an intended change: `PLUMB_UPDATE_SNAPSHOT=1 cargo test -p plumb-collector --test
-//! schema_snapshot`, then review the diff of the snapshot.
+//! schema_snapshot`, then review the diff of the snapshots.
 
 use arrow::datatypes::{DataType, Field, TimeUnit};
 
-use plumb_collector::schema::flows_schema;
-
-const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/flows_schema.snapshot");
+use plumb_collector::schema::Table;
 
 /// A type in words that do not change with arrow-rs's `Debug` output.
 fn type_name(dt: &DataType) -> String {
@@ -40,22 +38,28 @@ fn column(f: &Field) -> String {
 }
 
 #[test]
-fn flows_schema_matches_its_snapshot() {
-    let now: String = flows_schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            let null = if f.is_nullable() { "" } else { " not null" };
-            format!("{}: {}{null}\n", f.name(), type_name(f.data_type()))
-        })
-        .collect();
-    if std::env::var("PLUMB_UPDATE_SNAPSHOT").as_deref() == Ok("1") {
-        std::fs::write(SNAPSHOT, &now).expect("write the snapshot");
-        return;
+fn every_table_schema_matches_its_snapshot() {
+    for table in Table::ALL {
+        let now: String = table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let null = if f.is_nullable() { "" } else { " not null" };
+                format!("{}: {}{null}\n", f.name(), type_name(f.data_type()))
+            })
+            .collect();
+        let path = format!("{}/tests/{}_schema.snapshot", env!("CARGO_MANIFEST_DIR"), table.name());
+        if std::env::var("PLUMB_UPDATE_SNAPSHOT").as_deref() == Ok("1") {
+            std::fs::write(&path, &now).expect("write the snapshot");
+            continue;
+        }
+        let written = std::fs::read_to_string(&path).expect("the snapshot file is in the repository");
+        assert_eq!(
+            now,
+            written,
+            "the {} schema changed; if intended, run with PLUMB_UPDATE_SNAPSHOT=1 and review the snapshot's diff",
+            table.name()
+        );
     }
-    let written = std::fs::read_to_string(SNAPSHOT).expect("the snapshot file is in the repository");
-    assert_eq!(
-        now, written,
-        "the flows schema changed; if intended, run with PLUMB_UPDATE_SNAPSHOT=1 and review the snapshot's diff"
-    );
 }

@@ -68,12 +68,16 @@ pub fn counter_row<'a>(row: &mut CounterRow<'a>, o: Origin, s: CounterSample<'a>
             stats.shared.elements_skipped += 1;
             continue;
         }
-        // A record is applied whole or not at all: it is read into a copy first.
-        let mut next = *row;
-        match read(&mut next, e.format, e.body) {
-            Ok(true) => *row = next,
-            Ok(false) => stats.shared.elements_skipped += 1,
-            Err(_) => stats.error(SflowError::RecordTruncated),
+        // A record is applied whole or not at all: its fixed length is checked before any
+        // field is read (copying the row aside instead cost a tenth of a datagram's time).
+        match min_len(e.format) {
+            None => stats.shared.elements_skipped += 1,
+            Some(n) if e.body.len() < n => stats.error(SflowError::RecordTruncated),
+            Some(_) => {
+                if read(row, e.format, e.body).is_err() {
+                    stats.error(SflowError::RecordTruncated);
+                }
+            }
         }
     }
     if let Some(e) = records.error() {
@@ -81,7 +85,27 @@ pub fn counter_row<'a>(row: &mut CounterRow<'a>, o: Origin, s: CounterSample<'a>
     }
 }
 
-/// Reads one record into `row`; false for a format not read here.
+/// The bytes of a record's fixed fields (a port name's length word for 1005); `None` for a
+/// format not read here.
+fn min_len(format: u32) -> Option<usize> {
+    Some(match format {
+        format::GENERIC_INTERFACE => 88,
+        format::ETHERNET => 52,
+        format::VLAN => 28,
+        format::PROCESSOR => 28,
+        format::OPENFLOW_PORT => 12,
+        format::PORT_NAME => 4,
+        format::HOST_MEMORY => 16,
+        format::VIRT_NET_IO => 40,
+        format::APP_RESOURCES => 16,
+        format::OVS_DATAPATH => 24,
+        _ => return None,
+    })
+}
+
+/// Reads one record of at least [`min_len`] bytes into `row`; false for a format not read
+/// here. Only a port name can still fail (its length runs past the record), before it
+/// writes anything.
 fn read<'a>(row: &mut CounterRow<'a>, format: u32, body: &'a [u8]) -> Result<bool, SflowError> {
     let x = &mut Xdr::new(body);
     match format {
