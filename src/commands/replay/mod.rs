@@ -131,6 +131,9 @@ fn record_counts(datagrams: &[(IpAddr, Vec<u8>)]) -> (Vec<u64>, Decoder) {
                 if out.len() >= 1024 {
                     out.finish();
                 }
+                if dec.side_rows() >= 1024 {
+                    dec.finish_side_tables();
+                }
                 if count { n } else { 0 }
             })
             .collect()
