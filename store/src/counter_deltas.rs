@@ -104,7 +104,7 @@ fn follows(prev: &Last, now: &Last) -> bool {
         (Some(p), Some(n)) => n > p,
         _ => true,
     };
-    forward && now.time > prev.time && now.time - prev.time <= MAX_GAP_US
+    forward && now.time > prev.time && now.time.saturating_sub(prev.time) <= MAX_GAP_US
 }
 
 fn octet_delta(prev: Option<u64>, now: Option<u64>) -> Option<u64> {
@@ -130,8 +130,11 @@ fn spread(from: i64, to: i64, total: [u64; 3], mut emit: impl FnMut(i64, [u64; 3
     let last = to - 1 - (to - 1).rem_euclid(MINUTE_US);
     let mut given = [0u64; 3];
     let mut minute = from - from.rem_euclid(MINUTE_US);
+    // Minutes before `last` are aligned below it, so `minute + MINUTE_US` never passes
+    // `last`, even at the end of the clock (a capture file can carry such times).
     while minute < last {
-        let share = ((minute + MINUTE_US).min(to) - from.max(minute)) as u128;
+        let next = minute + MINUTE_US;
+        let share = (next.min(to) - from.max(minute)) as u128;
         let part = [0, total[1], total[2]].map(|t| (t as u128 * share / span) as u64);
         if part != [0; 3] {
             emit(minute, part);
@@ -139,7 +142,7 @@ fn spread(from: i64, to: i64, total: [u64; 3], mut emit: impl FnMut(i64, [u64; 3
         for k in 0..3 {
             given[k] += part[k];
         }
-        minute += MINUTE_US;
+        minute = next;
     }
     emit(last, [0, 1, 2].map(|k| total[k] - given[k]));
 }
@@ -252,6 +255,15 @@ mod tests {
         assert_eq!(deltas(&[wrap]), [(0, 1, 5, 100)]);
         let reset = samples(&[(0, 1, 100, 1), (20 * s, 2, 50, 2)]);
         assert!(deltas(&[reset]).is_empty());
+        // Times at the very end of the clock (a capture file can say so) are placed too.
+        let mut d = CounterDeltas::default();
+        let mut parts = 0;
+        let end = samples(&[(i64::MAX - T0 - 90 * s, 1, 0, 0), (i64::MAX - T0, 2, 90, 9)]);
+        d.add(&end, |x| {
+            parts += 1;
+            assert!(x.bytes <= 90);
+        });
+        assert!((1..=3).contains(&parts), "{parts} minutes");
         // Across batches, as the collector sends them.
         let (a, b) = (samples(&[(0, 1, 0, 0)]), samples(&[(30 * s, 2, 60, 6)]));
         assert_eq!(deltas(&[a, b]), [(0, 1, 6, 60)]);
