@@ -97,6 +97,9 @@ pub struct DecodeStats {
     pub samples_lost: u64,
     /// Flow samples the agent counted as dropped itself (its resources ran short).
     pub samples_dropped_by_agent: u64,
+    /// Flow samples a data source's sample pool says were due but that neither arrived
+    /// nor were numbered nor counted as dropped (a jump of the pool far beyond chance).
+    pub samples_missing_from_pool: u64,
     /// Packets the exporter reported it dropped, one per sFlow dropped-packet
     /// notification (never sampled), by protocol and drop reason.
     pub dropped_packets: ErrorCounts,
@@ -137,6 +140,7 @@ impl DecodeStats {
         self.elements_skipped += other.elements_skipped;
         self.samples_lost += other.samples_lost;
         self.samples_dropped_by_agent += other.samples_dropped_by_agent;
+        self.samples_missing_from_pool += other.samples_missing_from_pool;
         for (label, n) in other.dropped_packets.iter() {
             self.dropped_packets.add(label, n);
         }

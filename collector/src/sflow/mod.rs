@@ -27,7 +27,7 @@ pub mod xdr;
 use self::records::FlowRecords;
 use self::row::Origin;
 use self::sample::{CounterSample, DropNotification, FlowSample, format};
-use self::sources::SampleSequences;
+use self::sources::{Counters, SampleSequences};
 use self::stats::{SflowError, SflowStats};
 use self::xdr::Xdr;
 use crate::addr::Addr16;
@@ -193,9 +193,14 @@ impl Decoder {
     ) {
         self.counts.shared.flow_samples += 1;
         let key = (origin.agent, origin.sub_agent, s.source.class, s.source.index);
-        let loss = self.sources.observe(key, s.sequence, s.drops);
+        let loss = self.sources.observe(
+            key,
+            Counters { sequence: s.sequence, agent_drops: s.drops, pool: s.pool },
+            s.rate,
+        );
         let shared = &mut self.counts.shared;
         shared.samples_lost += loss.missing;
+        shared.samples_missing_from_pool += loss.pool_missing;
         // A restart of the numbers is not counted again here: the agent's datagram
         // numbers restart with it, and `plumb replay` loops files whose samples start over.
         shared.samples_dropped_by_agent += loss.agent_dropped;

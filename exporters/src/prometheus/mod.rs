@@ -132,7 +132,8 @@ impl Metrics {
                 &r,
                 "plumb_sflow_samples_lost_total",
                 "sFlow flow samples lost, by where it shows: sequence (gaps in a data source's sample numbers: \
-                 lost datagrams, samples the agent skipped) or agent (the agent's own count of samples it dropped).",
+                 lost datagrams, samples the agent skipped), agent (the agent's own count of samples it dropped) \
+                 or pool (a jump of the source's sample pool far beyond what the samples in between explain).",
                 &["seen_in"],
             ),
             elements_skipped: counter(
@@ -300,7 +301,7 @@ impl Metrics {
         for kind in ["flow", "counter", "drop"] {
             m.samples.with_label_values(&[kind]);
         }
-        for seen_in in ["sequence", "agent"] {
+        for seen_in in ["sequence", "agent", "pool"] {
             m.samples_lost.with_label_values(&[seen_in]);
         }
         for t in plumb_collector::schema::Table::ALL {
@@ -341,6 +342,7 @@ impl Metrics {
         self.elements_skipped.inc_by(s.elements_skipped);
         self.samples_lost.with_label_values(&["sequence"]).inc_by(s.samples_lost);
         self.samples_lost.with_label_values(&["agent"]).inc_by(s.samples_dropped_by_agent);
+        self.samples_lost.with_label_values(&["pool"]).inc_by(s.samples_missing_from_pool);
         for (l, n) in s.dropped_packets.iter() {
             self.dropped_packets.with_label_values(&[l.protocol, l.reason]).inc_by(n);
         }
