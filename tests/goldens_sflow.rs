@@ -30,6 +30,30 @@ fn interface_column(word: u64) -> String {
     if word >> 30 != 0 || word == 0 || word == 0x3fff_ffff { String::new() } else { word.to_string() }
 }
 
+/// Adds a line for every (column, wanted text) of sample `i` that `got` does not give.
+fn compare(
+    failures: &mut Vec<String>,
+    i: usize,
+    line: &str,
+    want: Vec<(&str, String)>,
+    got: impl Fn(&str) -> String,
+) {
+    for (col, w) in want {
+        if got(col) != w {
+            failures.push(format!("sample {i} ({line}): {col} = {:?}, want {w:?}", got(col)));
+        }
+    }
+}
+
+fn assert_no_mismatches(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
+
 #[test]
 fn open_vswitch_samples_decode_as_the_wire_says() {
     let mut dec = Decoder::new(DecoderConfig::default());
@@ -79,18 +103,9 @@ fn open_vswitch_samples_decode_as_the_wire_says() {
             want.push(("bytes_reported", (frame_len - 18).to_string()));
             sized += 1;
         }
-        for (col, w) in want {
-            if got(col) != w {
-                failures.push(format!("sample {i} ({line}): {col} = {:?}, want {w:?}", got(col)));
-            }
-        }
+        compare(&mut failures, i, line, want, got);
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    assert_no_mismatches(&failures);
     assert!(tunnels >= 12 && sized >= 700, "{tunnels} tunnel samples, {sized} with an IP length");
     // The swapped-back source port is the IPFIX tunnelSourceTransportPort of the same flow.
     assert!((0..batch.num_rows()).any(|r| {
@@ -213,18 +228,9 @@ fn open_vswitch_counter_samples_fill_interface_counters() {
             }
             datapaths += 1;
         }
-        for (col, w) in want {
-            if got(col) != w {
-                failures.push(format!("sample {i} ({line}): {col} = {:?}, want {w:?}", got(col)));
-            }
-        }
+        compare(&mut failures, i, line, want, got);
     }
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures[..failures.len().min(20)].join("\n")
-    );
+    assert_no_mismatches(&failures);
     assert_eq!((ports, datapaths), (9, 3), "port and datapath samples");
 }
 

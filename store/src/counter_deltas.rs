@@ -17,6 +17,8 @@ use arrow::array::{
 
 use plumb_collector::addr::ADDR_LEN;
 
+use super::rollup::{column, opt};
+
 /// Longest time between two samples whose difference is still placed in minutes.
 pub const MAX_GAP_US: i64 = 10 * 60 * 1_000_000;
 const MINUTE_US: i64 = 60_000_000;
@@ -69,16 +71,16 @@ impl CounterDeltas {
             let source = (
                 exporter,
                 c.agent.value(i).try_into().unwrap_or([0; ADDR_LEN]),
-                get(c.sub_agent, i).unwrap_or(0),
-                c.source_class.and_then(|a| a.is_valid(i).then(|| a.value(i))).unwrap_or(0),
-                get(c.source_index, i).unwrap_or(interface),
+                opt(c.sub_agent, i).unwrap_or(0),
+                opt(c.source_class, i).unwrap_or(0),
+                opt(c.source_index, i).unwrap_or(interface),
             );
             let now = Last {
                 time: c.time.value(i),
-                sequence: get(c.sequence, i),
+                sequence: opt(c.sequence, i),
                 counts: [
-                    [get64(c.in_octets, i), get64(c.in_packets, i)],
-                    [get64(c.out_octets, i), get64(c.out_packets, i)],
+                    [opt(c.in_octets, i), opt(c.in_packets, i)],
+                    [opt(c.out_octets, i), opt(c.out_packets, i)],
                 ],
             };
             if let Some(prev) = self.last.insert(source, now)
@@ -147,14 +149,6 @@ fn spread(from: i64, to: i64, total: [u64; 3], mut emit: impl FnMut(i64, [u64; 3
     emit(last, [0, 1, 2].map(|k| total[k] - given[k]));
 }
 
-fn get(a: Option<&UInt32Array>, i: usize) -> Option<u32> {
-    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
-}
-
-fn get64(a: Option<&UInt64Array>, i: usize) -> Option<u64> {
-    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
-}
-
 /// The `interface_counters` columns read here.
 struct Columns<'a> {
     time: &'a TimestampMicrosecondArray,
@@ -173,22 +167,19 @@ struct Columns<'a> {
 
 impl<'a> Columns<'a> {
     fn of(b: &'a RecordBatch) -> Option<Self> {
-        fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a T> {
-            b.column_by_name(name)?.as_any().downcast_ref::<T>()
-        }
         Some(Columns {
-            time: get(b, "time_received")?,
-            exporter: get(b, "exporter")?,
-            agent: get(b, "agent")?,
-            if_index: get(b, "if_index")?,
-            sub_agent: get(b, "sub_agent"),
-            source_class: get(b, "source_class"),
-            source_index: get(b, "source_index"),
-            sequence: get(b, "sequence"),
-            in_octets: get(b, "in_octets"),
-            in_packets: get(b, "in_packets"),
-            out_octets: get(b, "out_octets"),
-            out_packets: get(b, "out_packets"),
+            time: column(b, "time_received")?,
+            exporter: column(b, "exporter")?,
+            agent: column(b, "agent")?,
+            if_index: column(b, "if_index")?,
+            sub_agent: column(b, "sub_agent"),
+            source_class: column(b, "source_class"),
+            source_index: column(b, "source_index"),
+            sequence: column(b, "sequence"),
+            in_octets: column(b, "in_octets"),
+            in_packets: column(b, "in_packets"),
+            out_octets: column(b, "out_octets"),
+            out_packets: column(b, "out_packets"),
         })
     }
 }

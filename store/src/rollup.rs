@@ -332,11 +332,17 @@ fn intern(labels: &mut Vec<Box<str>>, ids: &mut HashMap<Box<str>, u32>, s: &str)
     id
 }
 
-fn opt<A: ValueAt>(a: Option<&A>, i: usize) -> Option<A::Native> {
+/// Row `i` of an optional column, `None` where the column is missing or the value null.
+pub(crate) fn opt<A: ValueAt>(a: Option<&A>, i: usize) -> Option<A::Native> {
     a.filter(|a| a.is_valid(i)).map(|a| a.value_at(i))
 }
 
-trait ValueAt: Array {
+/// A column of `b` by name, as its array type; `None` when missing or of another type.
+pub(crate) fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a T> {
+    b.column_by_name(name)?.as_any().downcast_ref::<T>()
+}
+
+pub(crate) trait ValueAt: Array {
     type Native;
     fn value_at(&self, i: usize) -> Self::Native;
 }
@@ -366,17 +372,14 @@ struct Columns<'a> {
 
 impl<'a> Columns<'a> {
     fn of(b: &'a RecordBatch) -> Self {
-        fn get<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Option<&'a T> {
-            b.column_by_name(name)?.as_any().downcast_ref::<T>()
-        }
         Columns {
-            exporter: get(b, "exporter"),
-            protocol: get(b, "protocol"),
-            in_if: get(b, "in_if"),
-            out_if: get(b, "out_if"),
-            class: get(b, "traffic_class"),
-            packets: get(b, "packets"),
-            bytes: get(b, "bytes"),
+            exporter: column(b, "exporter"),
+            protocol: column(b, "protocol"),
+            in_if: column(b, "in_if"),
+            out_if: column(b, "out_if"),
+            class: column(b, "traffic_class"),
+            packets: column(b, "packets"),
+            bytes: column(b, "bytes"),
         }
     }
 

@@ -196,13 +196,12 @@ impl FlowStore {
             )));
         }
         self.check_room(&b.batch)?;
-        let received = b.batch.column_by_name("time_received").and_then(|c| {
-            c.as_any().downcast_ref::<TimestampMicrosecondArray>().map(|t| t.values().to_vec())
-        });
-        let hours: Vec<Hour> = match received {
-            Some(t) => t.into_iter().map(Hour::of_us).collect(),
-            None => vec![Hour::of_us(layout::now_us()); b.rows()],
-        };
+        let received = b.batch.column_by_name("time_received");
+        let hours: Vec<Hour> =
+            match received.and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>()) {
+                Some(t) => t.values().iter().map(|&us| Hour::of_us(us)).collect(),
+                None => vec![Hour::of_us(layout::now_us()); b.rows()],
+            };
         for (hour, part) in split_by_hour(&b.batch, &hours)? {
             self.buffered_rows += part.num_rows();
             self.side.entry((b.table, hour)).or_default().push(part);
