@@ -203,6 +203,7 @@ pub struct L2 {
 
 /// Reads an Ethernet header and its VLAN tags: the link facts, the EtherType of the
 /// payload and the payload. More than [`MAX_TAGS`] tags is refused as malformed.
+#[inline]
 pub fn strip(frame: &[u8]) -> Result<(L2, u16, &[u8])> {
     let eth = Frame::new_checked(frame)?;
     let mut l2 = L2 { src_mac: eth.src_addr(), dst_mac: eth.dst_addr(), ..L2::default() };

@@ -32,6 +32,7 @@ pub struct Network<'a> {
 
 /// Strips the link header of a frame of the given link type. Link types plumb does not
 /// read are [`Error::Unsupported`].
+#[inline]
 pub fn network(linktype: i32, frame: &[u8]) -> Result<Network<'_>> {
     use linktype::*;
     let bare = |ethertype, packet| Ok(Network { l2: L2::default(), ethertype, packet });

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBufferBuilder, FixedSizeBinaryArray, PrimitiveArray, StringBuilder};
-use arrow::buffer::{Buffer, NullBuffer, ScalarBuffer};
+use arrow::array::{
+    ArrayRef, BooleanBufferBuilder, FixedSizeBinaryArray, PrimitiveArray, StringArray, StringBuilder,
+};
+use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, TimeUnit, TimestampMicrosecondType, UInt8Type, UInt16Type, UInt32Type,
     UInt64Type,
@@ -186,24 +188,80 @@ macro_rules! string_rows_and_nulls {
     };
 }
 
-/// A label from a fixed set (`source_kind`, `tunnel_type`).
+/// A label from a fixed set (`source_kind`, `tunnel_type`): written to every row, so its
+/// builder is plain `Vec`s like [`FixedColumn`]'s (Arrow's `StringBuilder` append did not
+/// inline into the per-row loop).
 pub struct Label;
 impl ColumnKind for Label {
     type Value<'a> = &'static str;
-    type Builder = StringBuilder;
+    type Builder = LabelColumn;
     fn data_type() -> DataType {
         DataType::Utf8
     }
     fn builder(capacity: usize) -> Self::Builder {
-        StringBuilder::with_capacity(capacity, capacity * 8)
+        LabelColumn::with_capacity(capacity)
     }
-    #[inline]
+    #[inline(always)]
     fn push(b: &mut Self::Builder, v: &'static str) {
-        b.append_value(v)
+        b.push(v)
     }
-    string_rows_and_nulls!();
+    #[inline(always)]
+    fn rows(b: &Self::Builder) -> usize {
+        b.offsets.len() - 1
+    }
+    fn nulls(b: &mut Self::Builder, n: usize) {
+        b.nulls(n)
+    }
     fn finish(b: &mut Self::Builder) -> ArrayRef {
-        Arc::new(b.finish())
+        Arc::new(b.take())
+    }
+}
+
+/// The offsets, bytes and (once there is a null) validity of a [`Label`] column.
+pub struct LabelColumn {
+    offsets: Vec<i32>,
+    bytes: Vec<u8>,
+    valid: Option<BooleanBufferBuilder>,
+}
+
+impl LabelColumn {
+    fn with_capacity(capacity: usize) -> Self {
+        let mut offsets = Vec::with_capacity(capacity + 1);
+        offsets.push(0);
+        LabelColumn { offsets, bytes: Vec::with_capacity(capacity * 8), valid: None }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, v: &'static str) {
+        self.bytes.extend_from_slice(v.as_bytes());
+        // Labels are a few bytes and a batch holds at most 2^16 rows: far from 2^31.
+        self.offsets.push(self.bytes.len() as i32);
+        if let Some(valid) = &mut self.valid {
+            valid.append(true);
+        }
+    }
+
+    fn nulls(&mut self, n: usize) {
+        let rows = self.offsets.len() - 1;
+        let valid = self.valid.get_or_insert_with(|| {
+            let mut b = BooleanBufferBuilder::new(self.offsets.capacity().max(rows + n));
+            b.append_n(rows, true);
+            b
+        });
+        valid.append_n(n, false);
+        let end = self.bytes.len() as i32;
+        self.offsets.resize(rows + 1 + n, end);
+    }
+
+    /// The column so far as an array; the builder is empty afterwards (the caller gives
+    /// it a batch's capacity again).
+    fn take(&mut self) -> StringArray {
+        let taken = std::mem::replace(self, LabelColumn::with_capacity(0));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(taken.offsets));
+        let nulls = taken.valid.map(|mut v| NullBuffer::new(v.finish()));
+        // Labels are `&'static str`: the bytes are UTF-8 by construction, and
+        // `StringArray::new` checks it once per batch anyway.
+        StringArray::new(offsets, Buffer::from_vec(taken.bytes), nulls)
     }
 }
 
@@ -232,4 +290,29 @@ impl ColumnKind for Text {
 fn trim_nul(v: &[u8]) -> &[u8] {
     let end = v.iter().position(|&c| c == 0).unwrap_or(v.len());
     &v[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Array;
+
+    #[test]
+    fn labels_with_nulls_between_them() {
+        let mut b = Label::builder(2);
+        Label::nulls(&mut b, 2);
+        Label::push(&mut b, "vxlan");
+        Label::push(&mut b, "gre");
+        Label::nulls(&mut b, 1);
+        Label::push(&mut b, "geneve");
+        assert_eq!(Label::rows(&b), 6);
+        let a = Label::finish(&mut b);
+        let a = a.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<_> = a.iter().collect();
+        assert_eq!(got, [None, None, Some("vxlan"), Some("gre"), None, Some("geneve")]);
+        assert_eq!(Label::rows(&b), 0, "finishing empties the builder");
+        Label::push(&mut b, "ipip");
+        let again = Label::finish(&mut b);
+        assert_eq!((again.len(), again.null_count()), (1, 0));
+    }
 }

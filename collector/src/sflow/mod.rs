@@ -27,7 +27,7 @@ pub mod xdr;
 use self::records::FlowRecords;
 use self::row::Origin;
 use self::sample::{CounterSample, DropNotification, FlowSample, format};
-use self::sources::{Counters, SampleSequences};
+use self::sources::{Counters, SampleSequences, SourceKey};
 use self::stats::{SflowError, SflowStats};
 use self::xdr::Xdr;
 use crate::addr::Addr16;
@@ -125,6 +125,8 @@ impl Decoder {
         self.counts.shared.sequence_resets += seq.reset as u64;
         let origin =
             Origin { exporter, agent: h.agent.unwrap_or(exporter), sub_agent: h.sub_agent, received_us };
+        // Built once here: rebuilding the agent's bytes per sample stalled the read of them.
+        let scope = SourceKey::new(origin.agent, origin.sub_agent, 0, 0);
         let mut samples = rest.elements(h.samples);
         for e in samples.by_ref() {
             if e.enterprise != 0 {
@@ -134,7 +136,7 @@ impl Decoder {
             match e.format {
                 format::FLOW | format::FLOW_EXPANDED => {
                     match FlowSample::parse(e.body, e.format == format::FLOW_EXPANDED) {
-                        Ok(s) => self.flow_sample(origin, s, sampling, out, outcome),
+                        Ok(s) => self.flow_sample(origin, scope, s, sampling, out, outcome),
                         Err(err) => self.counts.error(err),
                     }
                 }
@@ -186,13 +188,14 @@ impl Decoder {
     fn flow_sample(
         &mut self,
         origin: Origin,
+        scope: SourceKey,
         s: FlowSample<'_>,
         sampling: Option<SamplingOverride>,
         out: &mut FlowBuilders,
         outcome: &mut Outcome,
     ) {
         self.counts.shared.flow_samples += 1;
-        let key = (origin.agent, origin.sub_agent, s.source.class, s.source.index);
+        let key = scope.source(s.source.class, s.source.index);
         let loss = self.sources.observe(
             key,
             Counters { sequence: s.sequence, agent_drops: s.drops, pool: s.pool },

@@ -120,6 +120,7 @@ pub struct FlowRecords<'a> {
 impl<'a> FlowRecords<'a> {
     /// Reads every record; a record shorter than its fixed fields is counted and left
     /// out, unknown formats are skipped and counted, a length past the sample ends the list.
+    #[inline]
     pub fn gather(mut records: Elements<'a>, stats: &mut SflowStats) -> FlowRecords<'a> {
         let mut r = FlowRecords::default();
         for e in records.by_ref() {

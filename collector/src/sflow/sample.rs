@@ -25,11 +25,13 @@ pub struct SourceId {
 }
 
 impl SourceId {
+    #[inline]
     fn compact(word: u32) -> SourceId {
         SourceId { class: word >> 24, index: word & 0x00ff_ffff }
     }
 
     /// The compact form (class in the top byte) or the expanded one (two words).
+    #[inline]
     fn read(x: &mut Xdr<'_>, expanded: bool) -> Result<SourceId, SflowError> {
         Ok(if expanded { SourceId { class: x.u32()?, index: x.u32()? } } else { SourceId::compact(x.u32()?) })
     }
@@ -53,12 +55,14 @@ const INTERNAL: u32 = 0x3fff_ffff;
 
 impl Interface {
     /// The compact form: format in the top two bits, value in the rest.
+    #[inline]
     pub fn compact(word: u32) -> Interface {
         Self::expanded(word >> 30, word & 0x3fff_ffff)
     }
 
     /// The expanded form: format and value in words of their own. All ones is read as
     /// "the device itself" too: no ifIndex can have it (IF-MIB stops at 2³¹ − 1).
+    #[inline]
     pub fn expanded(format: u32, value: u32) -> Interface {
         match format {
             0 if value == INTERNAL || value == u32::MAX => Interface::Internal,
@@ -70,12 +74,14 @@ impl Interface {
         }
     }
 
+    #[inline]
     fn read(x: &mut Xdr<'_>, expanded: bool) -> Result<Interface, SflowError> {
         Ok(if expanded { Interface::expanded(x.u32()?, x.u32()?) } else { Interface::compact(x.u32()?) })
     }
 
     /// The ifIndex for the `in_if` / `out_if` columns: none for unknown, internal, dropped
     /// or multiple.
+    #[inline]
     pub fn if_index(self) -> Option<u32> {
         match self {
             Interface::Index(i) if i != 0 => Some(i),
@@ -100,6 +106,7 @@ pub struct FlowSample<'a> {
 }
 
 impl<'a> FlowSample<'a> {
+    #[inline]
     pub fn parse(body: &'a [u8], expanded: bool) -> Result<FlowSample<'a>, SflowError> {
         let x = &mut Xdr::new(body);
         let read = |x: &mut Xdr<'a>| -> Result<FlowSample<'a>, SflowError> {
@@ -121,6 +128,7 @@ pub struct CounterSample<'a> {
 }
 
 impl<'a> CounterSample<'a> {
+    #[inline]
     pub fn parse(body: &'a [u8], expanded: bool) -> Result<CounterSample<'a>, SflowError> {
         let x = &mut Xdr::new(body);
         let read = |x: &mut Xdr<'a>| -> Result<CounterSample<'a>, SflowError> {

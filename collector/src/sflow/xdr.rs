@@ -27,6 +27,7 @@ impl<'a> Xdr<'a> {
     }
 
     /// `n` bytes as they are, no padding.
+    #[inline]
     pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], SflowError> {
         if n > self.buf.len() {
             return Err(SflowError::Truncated);
@@ -36,21 +37,25 @@ impl<'a> Xdr<'a> {
         Ok(head)
     }
 
+    #[inline]
     pub fn u32(&mut self) -> Result<u32, SflowError> {
         self.bytes(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline]
     pub fn u64(&mut self) -> Result<u64, SflowError> {
         Ok((self.u32()? as u64) << 32 | self.u32()? as u64)
     }
 
     /// Skips `n` words.
+    #[inline]
     pub fn skip_words(&mut self, n: usize) -> Result<(), SflowError> {
         self.bytes(n * 4).map(|_| ())
     }
 
     /// `opaque<>`: a length, the bytes, and padding to a word (a missing pad at the very
     /// end is tolerated: some agents cut it).
+    #[inline]
     pub fn opaque(&mut self) -> Result<&'a [u8], SflowError> {
         let len = self.u32()? as usize;
         let data = self.bytes(len)?;
@@ -60,6 +65,7 @@ impl<'a> Xdr<'a> {
     }
 
     /// `address`: a type (0 unknown, 1 IPv4, 2 IPv6) and that many bytes.
+    #[inline]
     pub fn address(&mut self) -> Result<Option<Addr16>, SflowError> {
         match self.u32()? {
             0 => Ok(None),
@@ -78,6 +84,7 @@ impl<'a> Xdr<'a> {
 
     /// The list of `count` elements that follows: samples of a datagram or records of a
     /// sample.
+    #[inline]
     pub fn elements(self, count: u32) -> Elements<'a> {
         Elements { rest: self, left: count, error: None }
     }
@@ -115,6 +122,7 @@ impl<'a> Elements<'a> {
 impl<'a> Iterator for Elements<'a> {
     type Item = Element<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Element<'a>> {
         if self.left == 0 || self.error.is_some() {
             return None;

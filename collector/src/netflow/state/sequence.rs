@@ -53,11 +53,15 @@ impl Counted {
     }
 }
 
+/// foldhash, seeded per map (the keys come from unauthenticated UDP): looked up once per
+/// datagram, where SipHash was a twentieth of an sFlow datagram's decode.
+type Map<K> = HashMap<K, Expect, foldhash::fast::RandomState>;
+
 /// Expected next sequence number per (exporter, protocol, domain), and per exporter.
 #[derive(Default)]
 pub struct SequenceTracker {
-    per_domain: HashMap<(Addr16, u8, u32), Expect>,
-    per_exporter: HashMap<(Addr16, u8), Expect>,
+    per_domain: Map<(Addr16, u8, u32)>,
+    per_exporter: Map<(Addr16, u8)>,
     max_entries: usize,
     /// Only the domain's own numbers count: set for protocols whose domains never share
     /// a counter (sFlow sub-agents), where the exporter-wide rule could take another
