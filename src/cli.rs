@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Flow telemetry collector and analyzer for virtualized data centres",
     long_about = "plumb collects NetFlow v5/v9, IPFIX (with VMware vDS and Open vSwitch elements) and \
 sFlow v5 flow samples from your switches, and turns packet captures into flows, into a local Parquet store \
-that you query with SQL. (sFlow counter samples and drop notifications are counted, not stored yet.)\n\n\
+that you query with SQL: flows, sFlow interface counters and dropped-packet notifications. `plumb config check` \
+checks your topology (MTUs, overlays, NIOC reservations) before any traffic.\n\n\
 Start the collector on its defaults (UDP 2055, 4739 and 6343; store in ./data; metrics on \
 http://127.0.0.1:9464/metrics):\n    plumb collect\n\
 Ask who sent the most:\n    plumb query \"SELECT src_addr, sum(bytes) FROM flows GROUP BY 1 ORDER BY 2 DESC LIMIT 5\"",
@@ -100,6 +101,55 @@ exactly once. Only one compactor works on a store at a time.\n\n\
 Example:\n    plumb compact --data ./data"
     )]
     Compact(CompactArgs),
+    /// Check a configuration file: its keys, and the topology against what vSphere and the overlays allow.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Check plumb.toml (or the embedded defaults) and report every problem with the keys to change.
+    #[command(
+        long_about = "Read the configuration as `plumb collect` would, then check the topology before any traffic \
+is seen: every name a section refers to exists; the switch carries every port group's and VMkernel adapter's MTU; \
+the physical frame size carries the switch MTU; every overlay's inner MTU plus its encapsulation (VXLAN 50, GENEVE 50 \
++ options, GRE 24-42, IP-in-IP 20, WireGuard 60; +20 over IPv6) fits its underlay; NIOC reservations sum to at most \
+75 % of the slowest uplink (vCenter refuses more); no reservation exceeds its limit; custom shares are 1-100.\n\n\
+Each problem is a `config.invalid` finding: what is wrong, the numbers, the keys, the fix. The exit status is 1 when \
+a finding is at or above --fail-on, so a pipeline can gate a change on it. Without --config the reference \
+architecture is checked (valid: its 16 Gbps of reservations fit 25 GbE uplinks).\n\n\
+Examples:\n    plumb config check --config /etc/plumb/plumb.toml\n    \
+plumb config check --config plumb.toml --format json --fail-on critical"
+    )]
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigCheckArgs {
+    /// Configuration file (plumb.toml); the embedded defaults when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// Exit with status 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value = "warning", value_name = "SEVERITY")]
+    pub fail_on: SeverityArg,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ReportFormat {
+    /// What, where, evidence and fix, most severe first.
+    Table,
+    /// One JSON array of findings.
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SeverityArg {
+    Info,
+    Warning,
+    Critical,
 }
 
 #[derive(Args, Debug)]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use plumb_analyzer::topology::Topology;
 use plumb_collector::addr::{self, Addr16};
 use plumb_collector::listen::capture::CaptureOptions;
 use plumb_collector::netflow::state::StateLimits;
@@ -28,6 +29,8 @@ pub struct Config {
     pub decoder: Decoder,
     pub capture: Capture,
     pub sampling: Vec<Sampling>,
+    /// `None` when the file has no `[topology]`: the reference architecture applies.
+    pub topology: Option<Topology>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -281,6 +284,12 @@ impl Config {
         Ok(())
     }
 
+    /// The topology the analyzer judges traffic against: the file's, or the reference
+    /// architecture.
+    pub fn topology(&self) -> Topology {
+        self.topology.clone().unwrap_or_else(Topology::reference)
+    }
+
     pub fn decoder_config(&self) -> DecoderConfig {
         let overrides: HashMap<Addr16, SamplingOverride> = self
             .sampling
@@ -393,6 +402,23 @@ mod tests {
         let dc = cfg.decoder_config();
         let vds = dc.sampling_overrides.values().next().unwrap();
         assert_eq!(vds.factor, 4096);
+        assert!(cfg.topology.is_some(), "the example spells out the topology");
+        assert_eq!(cfg.topology(), d.topology(), "the example's topology is the reference architecture");
+    }
+
+    #[test]
+    fn a_topology_section_replaces_the_reference_whole() {
+        let text = "[topology]\n[[topology.switches]]\nname = \"br-int\"\nkind = \"ovs\"\nmtu = 1500\n";
+        let t = Config::parse(text, Path::new("x.toml")).unwrap().topology();
+        assert_eq!(t.switches.len(), 1);
+        assert!(t.uplinks.is_empty() && t.nioc.is_empty(), "nothing of the reference is mixed in");
+        let err = Config::parse(
+            "[topology]\n[[topology.uplinks]]\nname = \"vmnic0\"\nswitch = \"a\"\nspeed = 10\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("speed") && err.contains("line"), "{err}");
     }
 
     #[test]

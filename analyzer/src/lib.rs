@@ -1,3 +1,7 @@
-//! plumb's analyzer: SQL over the store (`query`) today; topology, MTU and NIOC analysis build on it.
+//! plumb's analyzer: SQL over the store ([`query`]), the user's network ([`topology`]),
+//! NIOC entitlements ([`nioc`]) and what the analysis reports ([`findings`]).
 
+pub mod findings;
+pub mod nioc;
 pub mod query;
+pub mod topology;

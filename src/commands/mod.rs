@@ -2,6 +2,7 @@
 
 mod collect;
 mod compact;
+mod config;
 mod generate;
 mod ingest;
 mod query;
@@ -17,6 +18,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Replay(a) => replay::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Compact(a) => compact::run(a),
+        Command::Config(c) => config::run(c),
     }
 }
 

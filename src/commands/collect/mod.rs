@@ -30,6 +30,7 @@ use crate::config::Config;
 
 pub fn run(a: CollectArgs) -> Result<()> {
     let mut cfg = Config::load(a.store.config.as_deref())?;
+    super::config::warn_about_topology(&cfg);
     if !a.listen.is_empty() {
         cfg.collector.listen = a.listen.clone();
     }

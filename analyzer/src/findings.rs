@@ -1,0 +1,152 @@
+//! What the analyzer reports: a finding says what is wrong, where, the numbers that show
+//! it, and what to do. Static checks of the topology ([`crate::topology::validate`]) and,
+//! later, the MTU and NIOC detectors all produce these, so `plumb config check`,
+//! `plumb analyze` and the `findings` table print and store them one way.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Finding kinds (the `kind` column of `findings`, the `kind` label of the metrics).
+pub mod kind {
+    /// The topology contradicts itself or what vSphere/the overlay allows.
+    pub const CONFIG_INVALID: &str = "config.invalid";
+}
+
+/// How bad a finding is; `--fail-on` compares against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; nothing breaks.
+    Info,
+    /// Something will break under some traffic, or a check could not be made.
+    Warning,
+    /// Traffic is being lost, or vCenter/the overlay refuses the setting.
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Critical];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// Reads `info`, `warning` or `critical`.
+    pub fn parse(text: &str) -> Option<Severity> {
+        Severity::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One number behind a finding, with its unit in the name (`reserved_mbps`, `gap_bytes`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evidence {
+    pub name: &'static str,
+    pub value: f64,
+}
+
+/// One thing the analyzer found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    /// One of [`kind`].
+    pub kind: &'static str,
+    /// The rule within the kind (`nioc_reservation_over_75pct`, `overlay_mtu`, ...).
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// What it is about: `switch dvs-prod`, `overlay calico-vxlan`, `uplink esx01/vmnic0`.
+    pub subject: String,
+    /// The configuration keys involved, as written in `plumb.toml`.
+    pub keys: Vec<String>,
+    pub evidence: Vec<Evidence>,
+    /// What is wrong, in one sentence.
+    pub explanation: String,
+    /// What to change.
+    pub fix: String,
+}
+
+impl Finding {
+    /// The evidence named `name`.
+    pub fn evidence(&self, name: &str) -> Option<f64> {
+        self.evidence.iter().find(|e| e.name == name).map(|e| e.value)
+    }
+}
+
+/// Prints findings for a person: most severe first, each with its evidence and fix.
+pub fn write_report(out: &mut impl std::io::Write, findings: &[Finding]) -> std::io::Result<()> {
+    if findings.is_empty() {
+        return writeln!(out, "no findings");
+    }
+    let mut sorted: Vec<&Finding> = findings.iter().collect();
+    sorted
+        .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(b.kind)).then(a.subject.cmp(&b.subject)));
+    for f in sorted {
+        writeln!(out, "{:<8} {} {} — {}", f.severity.as_str().to_uppercase(), f.kind, f.rule, f.subject)?;
+        writeln!(out, "  {}", f.explanation)?;
+        if !f.evidence.is_empty() {
+            let numbers: Vec<String> =
+                f.evidence.iter().map(|e| format!("{} = {}", e.name, number(e.value))).collect();
+            writeln!(out, "  evidence: {}", numbers.join(", "))?;
+        }
+        if !f.keys.is_empty() {
+            writeln!(out, "  keys: {}", f.keys.join(", "))?;
+        }
+        writeln!(out, "  fix: {}", f.fix)?;
+    }
+    Ok(())
+}
+
+/// A number as a person writes it: no `.0` on whole numbers.
+fn number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v:.3}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(severity: Severity, subject: &str) -> Finding {
+        Finding {
+            kind: kind::CONFIG_INVALID,
+            rule: "overlay_mtu",
+            severity,
+            subject: subject.into(),
+            keys: vec!["topology.overlays[0].inner_mtu".into()],
+            evidence: vec![
+                Evidence { name: "gap_bytes", value: 50.0 },
+                Evidence { name: "ratio", value: 0.5 },
+            ],
+            explanation: "too big".into(),
+            fix: "make it smaller".into(),
+        }
+    }
+
+    #[test]
+    fn the_report_puts_the_worst_first_with_evidence_and_fix() {
+        let mut out = Vec::new();
+        write_report(&mut out, &[finding(Severity::Warning, "b"), finding(Severity::Critical, "a")]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(first.starts_with("CRITICAL config.invalid overlay_mtu — a"), "{text}");
+        assert!(text.contains("evidence: gap_bytes = 50, ratio = 0.500"), "{text}");
+        assert!(text.contains("keys: topology.overlays[0].inner_mtu"), "{text}");
+        assert!(text.contains("fix: make it smaller"), "{text}");
+    }
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
+        assert_eq!(Severity::parse("warning"), Some(Severity::Warning));
+        assert_eq!(Severity::parse("fatal"), None);
+        assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), "\"critical\"");
+    }
+}
