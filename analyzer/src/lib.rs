@@ -1,6 +1,8 @@
 //! plumb's analyzer: SQL over the store ([`query`]), the user's network ([`topology`]),
-//! NIOC entitlements ([`nioc`]) and what the analysis reports ([`findings`]).
+//! the traffic type of each flow ([`classify`]), NIOC entitlements ([`nioc`]) and what the
+//! analysis reports ([`findings`]).
 
+pub mod classify;
 pub mod findings;
 pub mod nioc;
 pub mod query;

@@ -5,6 +5,7 @@
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use plumb_analyzer::classify::Classifier;
 use plumb_collector::addr;
 use plumb_collector::netflow::Decoder;
 use plumb_collector::pcap::PacketFlows;
@@ -25,6 +26,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
     let data = a.store.data.clone().unwrap_or_else(|| cfg.store.data_dir.clone());
     let mut store = FlowStore::open(cfg.store_config(&data))?;
     let mut dec = Decoder::new(cfg.decoder_config());
+    let classifier = Classifier::new(&cfg.topology());
     if let Some(state) = &a.state {
         dec.state.load(state).with_context(|| format!("cannot load decoder state {}", state.display()))?;
     }
@@ -68,7 +70,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
                     records += o.records;
                     lost += o.lost;
                     if out.len() >= BATCH_ROWS {
-                        push(&TableBatch::new(Table::Flows, out.finish()));
+                        push(&TableBatch::new(Table::Flows, classifier.classify(out.finish())));
                     }
                     if dec.side_rows() >= BATCH_ROWS {
                         dec.finish_side_tables().iter().for_each(&mut push);
@@ -77,7 +79,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
                 input::Item::Packet(frame) => {
                     let Some(p) = packets.as_mut() else { return };
                     if let Some(batch) = p.frame(&frame) {
-                        push(&TableBatch::new(Table::Flows, batch));
+                        push(&TableBatch::new(Table::Flows, classifier.classify(batch)));
                     }
                     if p.stats.frames % PROGRESS_FRAMES == 0 {
                         let rate = p.stats.frames as f64 / started.elapsed().as_secs_f64().max(1e-3);
@@ -114,7 +116,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
         }
     }
     if !out.is_empty() {
-        committed.add(store.push(&out.finish())?);
+        committed.add(store.push(&classifier.classify(out.finish()))?);
     }
     for side in dec.finish_side_tables() {
         committed.add(store.push_table(&side)?);
@@ -122,7 +124,7 @@ pub fn run(a: IngestArgs) -> Result<()> {
     if let Some(p) = packets.as_mut() {
         let rows = p.finish();
         if rows.num_rows() > 0 {
-            committed.add(store.push(&rows)?);
+            committed.add(store.push(&classifier.classify(rows))?);
         }
     }
     committed.add(Some(store.flush()?));

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 
+use plumb_analyzer::classify::Classifier;
 use plumb_collector::listen::capture::{CaptureCounts, LiveCapture};
 use plumb_collector::pcap::{PacketFlows, TableStats};
 use plumb_collector::schema::{Table, TableBatch};
@@ -18,6 +19,8 @@ pub struct CaptureContext {
     pub flows: PacketFlows,
     pub batch_interval: Duration,
     pub metrics: Arc<Metrics>,
+    /// Fills `traffic_class` of each flow batch before the sinks see it.
+    pub classifier: Arc<Classifier>,
     pub sinks: Vec<Sink>,
     pub shutdown: Arc<AtomicBool>,
 }
@@ -69,7 +72,8 @@ pub fn run(mut live: LiveCapture, mut ctx: CaptureContext) {
 }
 
 fn emit(batch: RecordBatch, ctx: &CaptureContext, label: &str, blocking: bool) {
-    sink::emit(TableBatch::new(Table::Flows, batch), &ctx.sinks, &ctx.metrics, label, blocking);
+    let batch = TableBatch::new(Table::Flows, ctx.classifier.classify(batch));
+    sink::emit(batch, &ctx.sinks, &ctx.metrics, label, blocking);
 }
 
 fn publish(live: &mut LiveCapture, ctx: &CaptureContext, label: &str, p: &mut Published) {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
+use plumb_analyzer::classify::Classifier;
 use plumb_collector::addr;
 use plumb_collector::listen::bind_udp;
 use plumb_collector::listen::capture::LiveCapture;
@@ -31,6 +32,7 @@ use crate::config::Config;
 pub fn run(a: CollectArgs) -> Result<()> {
     let mut cfg = Config::load(a.store.config.as_deref())?;
     super::config::warn_about_topology(&cfg);
+    let classifier = Arc::new(Classifier::new(&cfg.topology()));
     if !a.listen.is_empty() {
         cfg.collector.listen = a.listen.clone();
     }
@@ -111,6 +113,7 @@ pub fn run(a: CollectArgs) -> Result<()> {
                 batch_interval: Duration::from_millis(cfg.collector.batch_interval_ms.max(1)),
                 state_save_interval: Duration::from_secs(cfg.collector.state_save_interval_secs.max(1)),
                 metrics: metrics.clone(),
+                classifier: classifier.clone(),
                 sinks: sinks.clone(),
                 shutdown: shutdown.clone(),
             };
@@ -130,6 +133,7 @@ pub fn run(a: CollectArgs) -> Result<()> {
             flows: PacketFlows::new(cfg.dissector(), cfg.table_config(), observer, cfg.collector.batch_rows),
             batch_interval: Duration::from_millis(cfg.collector.batch_interval_ms.max(1)),
             metrics: metrics.clone(),
+            classifier: classifier.clone(),
             sinks: sinks.clone(),
             shutdown: shutdown.clone(),
         };

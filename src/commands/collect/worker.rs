@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use plumb_analyzer::classify::Classifier;
 use plumb_collector::addr;
 use plumb_collector::listen::BatchReceiver;
 use plumb_collector::listen::drops::SocketDrops;
@@ -23,6 +24,8 @@ pub struct WorkerContext {
     pub batch_interval: Duration,
     pub state_save_interval: Duration,
     pub metrics: Arc<Metrics>,
+    /// Fills `traffic_class` of each flow batch before the sinks see it.
+    pub classifier: Arc<Classifier>,
     pub sinks: Vec<Sink>,
     pub shutdown: Arc<AtomicBool>,
 }
@@ -100,7 +103,7 @@ fn plumb_collector_now_us() -> i64 {
 /// Hands the flow batch and the side tables' batches (counter samples, drops) to the sinks.
 fn emit(out: &mut FlowBuilders, dec: &mut Decoder, ctx: &WorkerContext, blocking: bool) {
     if !out.is_empty() {
-        let batch = TableBatch::new(Table::Flows, out.finish());
+        let batch = TableBatch::new(Table::Flows, ctx.classifier.classify(out.finish()));
         sink::emit(batch, &ctx.sinks, &ctx.metrics, &ctx.label, blocking);
     }
     for batch in dec.finish_side_tables() {
