@@ -101,6 +101,22 @@ exactly once. Only one compactor works on a store at a time.\n\n\
 Example:\n    plumb compact --data ./data"
     )]
     Compact(CompactArgs),
+    /// Find MTU problems in the store: frag-needed, DF drops, oversize tunnel packets, black holes.
+    #[command(
+        long_about = "Read the store over a window and report what explains vanishing large packets, each finding \
+with what, where, the numbers and the fix:\n\n  \
+mtu.frag_needed     a hop sent ICMP fragmentation-needed / Packet Too Big (the path's MTU)\n  \
+mtu.df_drop         a device dropped packets for their size and said so (sFlow reasons 4/262, IPFIX forwardingStatus 133)\n  \
+mtu.oversize_encap  tunnel packets larger than their overlay's underlay MTU ([topology] overlays)\n  \
+mtu.fragmentation   fragmented tunnel packets\n  \
+mtu.oversize_frame  packets above their port group's MTU intent (by VLAN)\n  \
+mtu.blackhole       TCP full-size segments resent without getting through, and no ICMP\n\n\
+The topology's own problems (`plumb config check`) are reported too. The exit status is 1 when a finding is at or \
+above --fail-on, so a pipeline can gate on it. Offload super-packets (GSO/TSO) are kept out of the lengths.\n\n\
+Examples:\n    plumb analyze\n    plumb analyze --since 24h --format json\n    \
+plumb ingest node1-uplink.pcap --data /tmp/s && plumb analyze --data /tmp/s --since all --fail-on critical"
+    )]
+    Analyze(AnalyzeArgs),
     /// Check a configuration file: its keys, and the topology against what vSphere and the overlays allow.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -134,6 +150,21 @@ pub struct ConfigCheckArgs {
     pub format: ReportFormat,
     /// Exit with status 1 when a finding is at least this severe.
     #[arg(long, value_enum, default_value = "warning", value_name = "SEVERITY")]
+    pub fail_on: SeverityArg,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// How far back to look: 90s, 15m, 6h, 7d, or `all`.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub since: String,
+    /// How to print the findings.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ReportFormat,
+    /// Exit with status 1 when a finding is at least this severe.
+    #[arg(long, value_enum, default_value = "critical", value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
 }
 

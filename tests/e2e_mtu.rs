@@ -1,7 +1,7 @@
 //! MTU problems made with the real kernel (`tests/mtu/lab.sh`: network namespaces, veth,
 //! a kernel VXLAN tunnel with DF set, iperf3 and ping, tcpdump on the sender's underlay),
 //! then `plumb ingest` of the capture: the `flows` rows must show what a user needs to see
-//! the problem, and the control layouts must show none of it. The same lab checks live
+//! the problem, `plumb analyze` must name it, and the control layouts must show none of it. The same lab checks live
 //! capture (`plumb collect --interface`) against the capture file. Where namespaces cannot
 //! be made here the tests report a skip (a failure under `PLUMB_REQUIRE_ALL=1`).
 
@@ -43,6 +43,28 @@ fn lab_with(test: &str, scenario: &str, dir: &Path, live: bool) -> Option<PathBu
     Some(dir.join("capture.pcap"))
 }
 
+/// `plumb analyze` of the store `evidence` filled: each finding's kind, subject and evidence.
+fn findings(dir: &Path) -> Vec<serde_json::Value> {
+    let data = dir.join("store");
+    let out = process::plumb()
+        .args(["analyze", "--since", "all", "--format", "json", "--data", data.to_str().unwrap()])
+        .output()
+        .expect("running plumb analyze");
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    found.as_array().unwrap().clone()
+}
+
+fn kinds(found: &[serde_json::Value]) -> Vec<&str> {
+    let mut k: Vec<&str> = found.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    k.sort();
+    k
+}
+
+fn evidence(f: &serde_json::Value, name: &str) -> Option<f64> {
+    f["evidence"].as_array()?.iter().find(|e| e["name"] == name)?["value"].as_f64()
+}
+
 /// The capture's packet flows, summed over the VXLAN ones and over the ICMP frag-needed.
 #[derive(Debug)]
 struct Evidence {
@@ -58,7 +80,7 @@ struct Evidence {
     traffic: String,
 }
 
-fn evidence(dir: &Path, capture: &Path) -> Evidence {
+fn flow_evidence(dir: &Path, capture: &Path) -> Evidence {
     let data = dir.join("store");
     process::run(&["ingest", "--quiet", "--data", data.to_str().unwrap(), capture.to_str().unwrap()]);
     let vx = process::query_csv(
@@ -95,20 +117,30 @@ fn an_l2_mtu_drop_shows_oversize_df_vxlan_packets_retransmitted_without_icmp() {
     let test = "an_l2_mtu_drop_shows_oversize_df_vxlan_packets_retransmitted_without_icmp";
     let dir = tempfile::tempdir().unwrap();
     let Some(capture) = lab(test, "l2-drop", dir.path()) else { return };
-    let e = evidence(dir.path(), &capture);
+    let e = flow_evidence(dir.path(), &capture);
     assert_eq!((e.max_ip_len, e.max_inner_ip_len), (1550, 1500), "{e:#?}");
     assert!(e.df_packets > 0 && e.full_size_retransmits >= 2, "{e:#?}");
     assert_eq!(e.frag_needed, 0, "{e:#?}");
     assert!(e.traffic.contains("iperf3: did not complete"), "{e:#?}");
+    // The analyzer names the overlay (VXLAN on 4789 over 1500 in the reference topology),
+    // the gap, and the stalled TCP inside it.
+    let found = findings(dir.path());
+    assert_eq!(kinds(&found), ["mtu.blackhole", "mtu.oversize_encap"], "{found:#?}");
+    let encap = found.iter().find(|f| f["kind"] == "mtu.oversize_encap").unwrap();
+    assert!(encap["subject"].as_str().unwrap().starts_with("overlay neutron-tenant from "), "{encap:#?}");
+    assert_eq!((evidence(encap, "outer_ip_len"), evidence(encap, "gap_bytes")), (Some(1550.0), Some(50.0)));
 
     let control = tempfile::tempdir().unwrap();
     let Some(capture) = lab(test, "l2-control", control.path()) else { return };
-    let c = evidence(control.path(), &capture);
+    let c = flow_evidence(control.path(), &capture);
     assert_eq!((c.max_ip_len, c.max_inner_ip_len), (1500, 1450), "{c:#?}");
     // Retransmissions may happen here too (a burst overruns veth's backlog; iperf3 counts
     // them as well): what tells the MTU drop apart is that there nothing gets through.
     assert_eq!(c.frag_needed, 0, "{c:#?}");
     assert!(c.traffic.contains("iperf3: completed") && c.inner_tcp_bytes > 4_000_000, "{c:#?}");
+    // Its retransmissions are a few among thousands of packets that arrived: no finding.
+    let found = findings(control.path());
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[test]
@@ -116,20 +148,29 @@ fn a_mid_path_black_hole_shows_full_size_retransmits_and_its_control_the_icmp() 
     let test = "a_mid_path_black_hole_shows_full_size_retransmits_and_its_control_the_icmp";
     let dir = tempfile::tempdir().unwrap();
     let Some(capture) = lab(test, "blackhole", dir.path()) else { return };
-    let e = evidence(dir.path(), &capture);
+    let e = flow_evidence(dir.path(), &capture);
     assert_eq!(e.tcp_max_ip_len, 1500, "{e:#?}");
     assert!(e.full_size_retransmits >= 2, "{e:#?}");
     assert_eq!(e.frag_needed, 0, "{e:#?}");
     assert!(e.traffic.contains("iperf3: did not complete"), "{e:#?}");
+    // No ICMP, no oversize packet on the capture's link: only the TCP signature tells.
+    let found = findings(dir.path());
+    assert_eq!(kinds(&found), ["mtu.blackhole"], "{found:#?}");
+    assert!(evidence(&found[0], "full_size_resends").unwrap() >= 2.0, "{found:#?}");
 
     let control = tempfile::tempdir().unwrap();
     let Some(capture) = lab(test, "blackhole-control", control.path()) else { return };
-    let c = evidence(control.path(), &capture);
+    let c = flow_evidence(control.path(), &capture);
     assert!(c.frag_needed >= 1 && c.icmp_mtu == Some(1400), "{c:#?}");
     // After the ICMP the sender's segments fit the 1400-byte hop (the 1500-byte ones before
     // it were GSO super-packets: counted as offload, not as lengths).
     assert!(c.tcp_max_ip_len <= 1400, "{c:#?}");
     assert!(c.traffic.contains("iperf3: completed") && c.inner_tcp_bytes > 4_000_000, "{c:#?}");
+    // The hop said so: frag-needed with its MTU, and no black hole (GSO super-packets
+    // before the ICMP are offload, not oversize packets).
+    let found = findings(control.path());
+    assert_eq!(kinds(&found), ["mtu.frag_needed"], "{found:#?}");
+    assert_eq!(evidence(&found[0], "next_hop_mtu"), Some(1400.0));
 }
 
 /// The tunnel's flows (ICMP and TCP inside VXLAN) of a store, summed per inner 5-tuple.

@@ -11,6 +11,19 @@ use serde::Serialize;
 pub mod kind {
     /// The topology contradicts itself or what vSphere/the overlay allows.
     pub const CONFIG_INVALID: &str = "config.invalid";
+    /// A hop said a DF packet was too big (ICMP fragmentation needed, ICMPv6 Packet Too Big).
+    pub const MTU_FRAG_NEEDED: &str = "mtu.frag_needed";
+    /// A device dropped packets for their size and said so (sFlow drop reasons 4 and 262,
+    /// IPFIX forwardingStatus 133).
+    pub const MTU_DF_DROP: &str = "mtu.df_drop";
+    /// Encapsulated packets larger than their underlay's MTU.
+    pub const MTU_OVERSIZE_ENCAP: &str = "mtu.oversize_encap";
+    /// Packets larger than the MTU their port group is meant for.
+    pub const MTU_OVERSIZE_FRAME: &str = "mtu.oversize_frame";
+    /// Full-size TCP segments resent without getting through, and no ICMP to say why.
+    pub const MTU_BLACKHOLE: &str = "mtu.blackhole";
+    /// Fragmented tunnel packets.
+    pub const MTU_FRAGMENTATION: &str = "mtu.fragmentation";
 }
 
 /// How bad a finding is; `--fail-on` compares against it.
@@ -72,6 +85,10 @@ pub struct Finding {
     pub explanation: String,
     /// What to change.
     pub fix: String,
+    /// When the evidence was first and last seen (µs since the epoch); none for the
+    /// static checks.
+    pub first_us: Option<i64>,
+    pub last_us: Option<i64>,
 }
 
 impl Finding {
@@ -92,6 +109,9 @@ pub fn write_report(out: &mut impl std::io::Write, findings: &[Finding]) -> std:
     for f in sorted {
         writeln!(out, "{:<8} {} {} — {}", f.severity.as_str().to_uppercase(), f.kind, f.rule, f.subject)?;
         writeln!(out, "  {}", f.explanation)?;
+        if let (Some(first), Some(last)) = (f.first_us, f.last_us) {
+            writeln!(out, "  seen: {} to {}", time(first), time(last))?;
+        }
         if !f.evidence.is_empty() {
             let numbers: Vec<String> =
                 f.evidence.iter().map(|e| format!("{} = {}", e.name, number(e.value))).collect();
@@ -103,6 +123,12 @@ pub fn write_report(out: &mut impl std::io::Write, findings: &[Finding]) -> std:
         writeln!(out, "  fix: {}", f.fix)?;
     }
     Ok(())
+}
+
+/// A time as UTC.
+fn time(us: i64) -> String {
+    arrow::temporal_conversions::timestamp_us_to_datetime(us)
+        .map_or_else(|| us.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
 /// A number as a person writes it: no `.0` on whole numbers.
@@ -127,6 +153,8 @@ mod tests {
             ],
             explanation: "too big".into(),
             fix: "make it smaller".into(),
+            first_us: Some(1_700_000_000_000_000),
+            last_us: Some(1_700_000_060_000_000),
         }
     }
 
@@ -140,6 +168,7 @@ mod tests {
         assert!(text.contains("evidence: gap_bytes = 50, ratio = 0.500"), "{text}");
         assert!(text.contains("keys: topology.overlays[0].inner_mtu"), "{text}");
         assert!(text.contains("fix: make it smaller"), "{text}");
+        assert!(text.contains("seen: 2023-11-14 22:13:20 UTC to 2023-11-14 22:14:20 UTC"), "{text}");
     }
 
     #[test]

@@ -3,10 +3,10 @@
 
 use anyhow::{Result, bail};
 
-use plumb_analyzer::findings::{self, Finding, Severity};
+use plumb_analyzer::findings::{Finding, Severity};
 use plumb_analyzer::topology::validate;
 
-use crate::cli::{ConfigCheckArgs, ConfigCommand, ReportFormat, SeverityArg};
+use crate::cli::{ConfigCheckArgs, ConfigCommand, SeverityArg};
 use crate::config::Config;
 
 pub fn run(command: ConfigCommand) -> Result<()> {
@@ -18,15 +18,7 @@ pub fn run(command: ConfigCommand) -> Result<()> {
 fn check(a: ConfigCheckArgs) -> Result<()> {
     let cfg = Config::load(a.config.as_deref())?;
     let found = validate::check(&cfg.topology());
-    let mut out = std::io::stdout().lock();
-    match a.format {
-        ReportFormat::Table => findings::write_report(&mut out, &found)?,
-        ReportFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &found)?;
-            use std::io::Write;
-            writeln!(out)?;
-        }
-    }
+    super::analyze::print(&found, a.format)?;
     let fail_on = severity(a.fail_on);
     let failing = found.iter().filter(|f| f.severity >= fail_on).count();
     if failing > 0 {
@@ -35,7 +27,7 @@ fn check(a: ConfigCheckArgs) -> Result<()> {
     Ok(())
 }
 
-fn severity(s: SeverityArg) -> Severity {
+pub fn severity(s: SeverityArg) -> Severity {
     match s {
         SeverityArg::Info => Severity::Info,
         SeverityArg::Warning => Severity::Warning,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod analyze;
 mod collect;
 mod compact;
 mod config;
@@ -19,6 +20,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a),
         Command::Compact(a) => compact::run(a),
         Command::Config(c) => config::run(c),
+        Command::Analyze(a) => analyze::run(a),
     }
 }
 

@@ -43,6 +43,8 @@ fn invalid(rule: &'static str, severity: Severity, subject: String, keys: Vec<St
         evidence: Vec::new(),
         explanation: String::new(),
         fix: String::new(),
+        first_us: None,
+        last_us: None,
     }
 }
 
