@@ -101,7 +101,7 @@ exactly once. Only one compactor works on a store at a time.\n\n\
 Example:\n    plumb compact --data ./data"
     )]
     Compact(CompactArgs),
-    /// Find MTU problems in the store: frag-needed, DF drops, oversize tunnel packets, black holes.
+    /// Find MTU problems and NIOC contention in the store: frag-needed, DF drops, oversize tunnel packets, black holes, saturated uplinks.
     #[command(
         long_about = "Read the store over a window and report what explains vanishing large packets, each finding \
 with what, where, the numbers and the fix:\n\n  \
@@ -110,7 +110,8 @@ mtu.df_drop         a device dropped packets for their size and said so (sFlow r
 mtu.oversize_encap  tunnel packets larger than their overlay's underlay MTU ([topology] overlays)\n  \
 mtu.fragmentation   fragmented tunnel packets\n  \
 mtu.oversize_frame  packets above their port group's MTU intent (by VLAN)\n  \
-mtu.blackhole       TCP full-size segments resent without getting through, and no ICMP\n\n\
+mtu.blackhole       TCP full-size segments resent without getting through, and no ICMP\n  \
+nioc.contention     an uplink at 90 % or more with classes competing, 3 of 5 minutes; each class's rate against its NIOC entitlement\n\n\
 The topology's own problems (`plumb config check`) are reported too. The exit status is 1 when a finding is at or \
 above --fail-on, so a pipeline can gate on it. Offload super-packets (GSO/TSO) are kept out of the lengths.\n\n\
 Examples:\n    plumb analyze\n    plumb analyze --since 24h --format json\n    \

@@ -3,6 +3,7 @@
 //! later, the MTU and NIOC detectors all produce these, so `plumb config check`,
 //! `plumb analyze` and the `findings` table print and store them one way.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -24,6 +25,8 @@ pub mod kind {
     pub const MTU_BLACKHOLE: &str = "mtu.blackhole";
     /// Fragmented tunnel packets.
     pub const MTU_FRAGMENTATION: &str = "mtu.fragmentation";
+    /// An uplink saturated by classes competing for it, minute after minute.
+    pub const NIOC_CONTENTION: &str = "nioc.contention";
 }
 
 /// How bad a finding is; `--fail-on` compares against it.
@@ -61,11 +64,18 @@ impl fmt::Display for Severity {
     }
 }
 
-/// One number behind a finding, with its unit in the name (`reserved_mbps`, `gap_bytes`).
+/// One number behind a finding, with its unit in the name (`reserved_mbps`, `gap_bytes`,
+/// `vmotion_measured_bps`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Evidence {
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     pub value: f64,
+}
+
+impl Evidence {
+    pub fn new(name: impl Into<Cow<'static, str>>, value: f64) -> Evidence {
+        Evidence { name: name.into(), value }
+    }
 }
 
 /// One thing the analyzer found.
@@ -147,10 +157,7 @@ mod tests {
             severity,
             subject: subject.into(),
             keys: vec!["topology.overlays[0].inner_mtu".into()],
-            evidence: vec![
-                Evidence { name: "gap_bytes", value: 50.0 },
-                Evidence { name: "ratio", value: 0.5 },
-            ],
+            evidence: vec![Evidence::new("gap_bytes", 50.0), Evidence::new("ratio", 0.5)],
             explanation: "too big".into(),
             fix: "make it smaller".into(),
             first_us: Some(1_700_000_000_000_000),

@@ -7,4 +7,5 @@ pub mod findings;
 pub mod mtu;
 pub mod nioc;
 pub mod query;
+pub mod rows;
 pub mod topology;

@@ -1,9 +1,11 @@
-//! `plumb analyze`: the MTU detectors over the store, with the topology's own findings.
+//! `plumb analyze`: the MTU and NIOC detectors over the store, with the topology's own
+//! findings.
 
 use anyhow::{Result, anyhow, bail};
 
 use plumb_analyzer::findings::{self, Finding};
 use plumb_analyzer::mtu::{self, Window};
+use plumb_analyzer::nioc::contention;
 use plumb_analyzer::query;
 use plumb_analyzer::topology::validate;
 
@@ -22,9 +24,9 @@ pub fn run(a: AnalyzeArgs) -> Result<()> {
     let mut found = validate::check(&topology);
     rt.block_on(async {
         let ctx = query::session::open(&data).await.map_err(|e| anyhow!("{e}"))?;
-        found.extend(
-            mtu::detect(&ctx, &topology, &window).await.map_err(|e| anyhow!("analysis failed: {e}"))?,
-        );
+        let failed = |e| anyhow!("analysis failed: {e}");
+        found.extend(mtu::detect(&ctx, &topology, &window).await.map_err(failed)?);
+        found.extend(contention::detect(&ctx, &topology, &window).await.map_err(failed)?);
         Ok::<_, anyhow::Error>(())
     })?;
     print(&found, a.format)?;

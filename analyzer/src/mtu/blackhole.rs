@@ -8,8 +8,8 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-use super::rows::{Row, Window, query};
 use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Row, Window, query};
 
 /// Full-size resends a flow needs at least.
 pub const MIN_RESENDS: i64 = 2;
@@ -57,15 +57,13 @@ fn finding(r: &Row) -> Finding {
         Some(_) => (r.int("outer_len"), r.name("outer_dst")),
         None => (r.int("outer_len"), receiver.clone()),
     };
-    let mut evidence = vec![
-        Evidence { name: "full_size_resends", value: resends as f64 },
-        Evidence { name: "packets", value: packets as f64 },
-    ];
+    let mut evidence =
+        vec![Evidence::new("full_size_resends", resends as f64), Evidence::new("packets", packets as f64)];
     if let Some(l) = tunnel.as_ref().and(r.int("inner_len")) {
-        evidence.push(Evidence { name: "segment_ip_len", value: l as f64 });
+        evidence.push(Evidence::new("segment_ip_len", l as f64));
     }
     if let Some(l) = hop_len {
-        evidence.push(Evidence { name: "outer_ip_len", value: l as f64 });
+        evidence.push(Evidence::new("outer_ip_len", l as f64));
     }
     Finding {
         kind: kind::MTU_BLACKHOLE,

@@ -7,8 +7,8 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-use super::rows::{Row, Window, query};
 use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Row, Window, query};
 
 /// forwardingStatus: dropped (0b10), reason 5: fragmentation needed and DF set.
 const FORWARDING_DROPPED_DF: u8 = 0x85;
@@ -44,14 +44,14 @@ fn finding(r: &Row, rule: &'static str) -> Finding {
         _ => String::new(),
     };
     let packets = r.int("packets").unwrap_or(0);
-    let mut evidence = vec![Evidence { name: "packets", value: packets as f64 }];
+    let mut evidence = vec![Evidence::new("packets", packets as f64)];
     let mut largest = String::new();
     if let Some(len) = r.int("ip_len") {
-        evidence.push(Evidence { name: "largest_ip_len", value: len as f64 });
+        evidence.push(Evidence::new("largest_ip_len", len as f64));
         largest = format!("; the largest was {len} bytes");
     }
     if let Some(s) = r.int("suppressed").filter(|&s| s > 0) {
-        evidence.push(Evidence { name: "suppressed", value: s as f64 });
+        evidence.push(Evidence::new("suppressed", s as f64));
     }
     let out_if =
         r.int("out_if").map_or_else(|| "its egress interface".to_string(), |o| format!("interface {o}"));

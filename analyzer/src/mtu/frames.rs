@@ -6,8 +6,8 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-use super::rows::{Window, query};
 use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Window, query};
 use crate::topology::{PortGroup, Topology};
 
 /// How far above the intent a TCP packet may be and still be taken for a real one.
@@ -60,9 +60,9 @@ fn finding(
         subject: format!("{src} on port group {} (VLAN {vlan})", g.name),
         keys: Vec::new(),
         evidence: vec![
-            Evidence { name: "ip_len", value: len as f64 },
-            Evidence { name: "port_group_mtu", value: g.mtu as f64 },
-            Evidence { name: "packets", value: packets as f64 },
+            Evidence::new("ip_len", len as f64),
+            Evidence::new("port_group_mtu", g.mtu as f64),
+            Evidence::new("packets", packets as f64),
         ],
         explanation: format!(
             "{src} sends packets of {len} bytes on {} (VLAN {vlan}), which is meant for an MTU of {}: wherever the network holds to that, they are dropped.",

@@ -6,8 +6,8 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-use super::rows::{Window, query};
 use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Window, query};
 
 /// The frag-needed findings, and the senders that were told (a stalled connection of one
 /// of them is PMTU discovery at work, not a black hole).
@@ -35,8 +35,8 @@ pub async fn frag_needed(ctx: &SessionContext, w: &Window) -> Result<(Vec<Findin
             subject: format!("path from {sender} through {hop}"),
             keys: Vec::new(),
             evidence: vec![
-                Evidence { name: "next_hop_mtu", value: mtu as f64 },
-                Evidence { name: "messages", value: messages as f64 },
+                Evidence::new("next_hop_mtu", mtu as f64),
+                Evidence::new("messages", messages as f64),
             ],
             explanation: format!(
                 "{hop} could not forward packets from {sender} larger than {mtu} bytes (DF set) and said so {messages} time{}: the path's MTU is {mtu}. Path MTU discovery recovers where the message reaches the sender; where a firewall drops it, TCP stalls.",

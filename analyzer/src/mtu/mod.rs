@@ -13,12 +13,11 @@ pub mod drops;
 pub mod frames;
 pub mod icmp;
 pub mod overlay;
-pub mod rows;
 
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-pub use rows::Window;
+pub use crate::rows::Window;
 
 use crate::findings::Finding;
 use crate::topology::Topology;

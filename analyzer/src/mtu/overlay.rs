@@ -7,8 +7,8 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
-use super::rows::{Row, Window, query};
 use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Row, Window, query};
 use crate::topology::{Overlay, Topology};
 
 pub async fn check(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec<Finding>> {
@@ -53,14 +53,14 @@ fn oversize(r: &Row, o: &Overlay) -> Option<Finding> {
     let (src, dst, gap) = (r.name("src"), r.name("dst"), outer - underlay);
     let df = r.int("df").unwrap_or(0);
     let mut evidence = vec![
-        Evidence { name: "outer_ip_len", value: outer as f64 },
-        Evidence { name: "underlay_mtu", value: underlay as f64 },
-        Evidence { name: "gap_bytes", value: gap as f64 },
+        Evidence::new("outer_ip_len", outer as f64),
+        Evidence::new("underlay_mtu", underlay as f64),
+        Evidence::new("gap_bytes", gap as f64),
     ];
     if let Some(i) = inner {
-        evidence.push(Evidence { name: "inner_ip_len", value: i as f64 });
+        evidence.push(Evidence::new("inner_ip_len", i as f64));
     }
-    evidence.push(Evidence { name: "df_packets", value: df as f64 });
+    evidence.push(Evidence::new("df_packets", df as f64));
     let fate = if df > 0 {
         "with DF set they are dropped at the first hop that carries the underlay MTU, silently if that hop is a switch"
     } else {
@@ -99,8 +99,8 @@ fn fragmented(r: &Row) -> Option<Finding> {
         subject: format!("{kind_name} tunnel from {src} to {dst}"),
         keys: Vec::new(),
         evidence: vec![
-            Evidence { name: "fragments", value: fragments as f64 },
-            Evidence { name: "packets", value: r.int("packets").unwrap_or(0) as f64 },
+            Evidence::new("fragments", fragments as f64),
+            Evidence::new("packets", r.int("packets").unwrap_or(0) as f64),
         ],
         explanation: format!(
             "{fragments} fragmented packets in the {kind_name} tunnel from {src} to {dst}: encapsulated packets exceed an MTU on the way and are split, which costs the endpoints reassembly and loses whole packets when one fragment is lost."

@@ -50,7 +50,7 @@ fn invalid(rule: &'static str, severity: Severity, subject: String, keys: Vec<St
 
 impl Finding {
     fn with(mut self, evidence: &[(&'static str, f64)], explanation: String, fix: String) -> Finding {
-        self.evidence = evidence.iter().map(|&(name, value)| Evidence { name, value }).collect();
+        self.evidence = evidence.iter().map(|&(name, value)| Evidence::new(name, value)).collect();
         (self.explanation, self.fix) = (explanation, fix);
         self
     }

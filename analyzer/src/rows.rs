@@ -1,5 +1,6 @@
-//! Reading the few rows a detector's query returns, by column name: numbers as `i64`
-//! whatever their width, text as `String`, timestamps as µs since the epoch.
+//! The window a detector reads, and the few rows its query returns, read by column name:
+//! numbers as `i64` whatever their width, text as `String`, timestamps as µs since the
+//! epoch.
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -18,8 +19,13 @@ pub struct Window {
 impl Window {
     /// The SQL condition on `time_received`.
     pub fn predicate(&self) -> String {
+        self.predicate_on("time_received")
+    }
+
+    /// The SQL condition on a timestamp column.
+    pub fn predicate_on(&self, column: &str) -> String {
         match self.since_us {
-            Some(us) => format!("time_received >= to_timestamp_micros({us})"),
+            Some(us) => format!("{column} >= to_timestamp_micros({us})"),
             None => "TRUE".into(),
         }
     }

@@ -1,0 +1,298 @@
+//! `nioc.contention`: per uplink and minute, what each traffic class sent out of it
+//! (`interfaces_1m`, direction `out`, the flows' estimate), against what NIOC entitles it
+//! to (docs/domain/nioc.md, "Contention").
+//!
+//! A minute is in contention when the uplink is at least [`SATURATED`] used and two or more
+//! classes are active. A finding needs [`HYSTERESIS_HITS`] such minutes among
+//! [`HYSTERESIS_SPAN`] consecutive ones; it names the uplink, the worst minute's
+//! utilisation, and each class's measured and entitled rate with its state: share-bound
+//! (NIOC holds it back: it uses about all it is entitled to given what the others use),
+//! limit-bound, or below its reservation. Storage share-bound under contention is critical.
+
+use std::collections::BTreeMap;
+
+use datafusion::error::Result;
+use datafusion::prelude::SessionContext;
+
+use super::entitlement::{Claim, given_use, proportional};
+use crate::findings::{Evidence, Finding, Severity, kind};
+use crate::rows::{Window, query};
+use crate::topology::{Topology, TrafficClass, Uplink};
+
+/// Utilisation from which an uplink with two active classes is in contention (θ_sat).
+pub const SATURATED: f64 = 0.90;
+/// Contention minutes needed...
+pub const HYSTERESIS_HITS: usize = 3;
+/// ... among this many consecutive minutes.
+pub const HYSTERESIS_SPAN: i64 = 5;
+/// A class is share- or limit-bound at this fraction of its entitlement or limit.
+const BOUND: f64 = 0.95;
+/// Ethernet header and FCS per packet: the rollups count IP bytes, links carry frames.
+const FRAME_BYTES: f64 = 18.0;
+const MINUTE_US: i64 = 60_000_000;
+
+/// What one class did on an uplink in one minute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClassMinute {
+    /// A traffic class, or `unclassified`.
+    pub class: String,
+    pub measured_bps: f64,
+    /// What NIOC gives it when every active class wants more (reservations as floors,
+    /// limits as ceilings); none for traffic NIOC has no allocation for.
+    pub entitled_bps: Option<f64>,
+    pub share_bound: bool,
+    pub limit_bound: bool,
+    pub below_reservation: bool,
+}
+
+/// One uplink in one minute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UplinkMinute {
+    pub minute_us: i64,
+    pub utilisation: f64,
+    pub contention: bool,
+    pub classes: Vec<ClassMinute>,
+}
+
+/// NIOC's allocation of a class on an uplink's switch, in bits/s.
+fn claim(t: &Topology, u: &Uplink, class: &str) -> Option<(TrafficClass, Claim)> {
+    let policy = t.nioc.iter().find(|p| p.switch == u.switch)?;
+    let a = policy.traffic.iter().find(|a| a.class.as_str() == class)?;
+    let limit = a.limit_mbps.map_or(f64::INFINITY, |l| l as f64 * 1e6);
+    Some((
+        a.class,
+        Claim { shares: a.shares.value() as f64, reservation: a.reservation_mbps as f64 * 1e6, limit },
+    ))
+}
+
+/// Judges one minute of an uplink from each class's measured rate.
+pub fn judge(t: &Topology, u: &Uplink, minute_us: i64, measured: &[(String, f64)]) -> UplinkMinute {
+    let capacity = u.speed_mbps as f64 * 1e6;
+    let total: f64 = measured.iter().map(|(_, x)| x).sum();
+    let active_floor = (10e6_f64).max(0.005 * capacity);
+    let active = measured.iter().filter(|(_, x)| *x >= active_floor).count();
+    // NIOC shares out what traffic without an allocation leaves.
+    let managed: Vec<(usize, Claim)> =
+        measured.iter().enumerate().filter_map(|(i, (c, _))| claim(t, u, c).map(|(_, cl)| (i, cl))).collect();
+    let unmanaged: f64 = measured
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !managed.iter().any(|(j, _)| j == i))
+        .map(|(_, (_, x))| x)
+        .sum();
+    let claims: Vec<Claim> = managed.iter().map(|(_, c)| *c).collect();
+    let used: Vec<f64> = managed.iter().map(|(i, _)| measured[*i].1).collect();
+    let shared = (capacity - unmanaged).max(0.0);
+    // A class below its share is held back by its own demand, not by NIOC; the others are
+    // judged against what they could get given what it leaves (E′).
+    let at_saturation = proportional(shared, &claims);
+    let entitled = given_use(shared, &claims, &used, proportional);
+    let utilisation = if capacity > 0.0 { total / capacity } else { 0.0 };
+    let contention = utilisation >= SATURATED && active >= 2;
+    let classes = measured
+        .iter()
+        .enumerate()
+        .map(|(i, (class, x))| {
+            let at = managed.iter().position(|(j, _)| *j == i);
+            let c = at.map(|k| claims[k]);
+            let wants_more = at.is_some_and(|k| *x >= BOUND * at_saturation[k] && *x >= BOUND * entitled[k]);
+            ClassMinute {
+                class: class.clone(),
+                measured_bps: *x,
+                entitled_bps: at.map(|k| at_saturation[k]),
+                share_bound: contention && wants_more,
+                limit_bound: c.is_some_and(|c| c.limit.is_finite() && *x >= BOUND * c.limit),
+                below_reservation: contention && c.is_some_and(|c| *x < c.reservation),
+            }
+        })
+        .collect();
+    UplinkMinute { minute_us, utilisation, contention, classes }
+}
+
+/// The contention findings of the window.
+pub async fn detect(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec<Finding>> {
+    let identified: Vec<&Uplink> =
+        t.uplinks.iter().filter(|u| u.if_index.is_some() || u.port_key.is_some()).collect();
+    if identified.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT minute, ip_to_string(exporter) AS exporter, interface, COALESCE(traffic_class, 'unclassified') AS class, \
+                sum(bytes) AS bytes, sum(packets) AS packets \
+         FROM interfaces_1m WHERE direction = 'out' AND (source = 'flows' OR source IS NULL) AND {} \
+         GROUP BY 1, 2, 3, 4 ORDER BY 1",
+        w.predicate_on("minute")
+    );
+    // (uplink, minute) → class → bits/s.
+    let mut seen: BTreeMap<(usize, i64), Vec<(String, f64)>> = BTreeMap::new();
+    for r in query(ctx, &sql).await? {
+        let (Some(minute), Some(interface)) = (r.int("minute"), r.int("interface")) else { continue };
+        let exporter = r.text("exporter");
+        let Some(u) = identified.iter().position(|u| names(u, exporter.as_deref(), interface)) else {
+            continue;
+        };
+        let bits =
+            8.0 * (r.int("bytes").unwrap_or(0) as f64 + FRAME_BYTES * r.int("packets").unwrap_or(0) as f64);
+        seen.entry((u, minute)).or_default().push((r.name("class"), bits / 60.0));
+    }
+    let mut out = Vec::new();
+    for (i, u) in identified.iter().enumerate() {
+        let minutes: Vec<UplinkMinute> = seen
+            .range((i, i64::MIN)..=(i, i64::MAX))
+            .map(|(&(_, m), classes)| judge(t, u, m, classes))
+            .collect();
+        out.extend(finding(u, &minutes));
+    }
+    Ok(out)
+}
+
+/// Whether flows name this uplink: its interface index or vDS port key, from its exporter
+/// when the topology gives one.
+fn names(u: &Uplink, exporter: Option<&str>, interface: i64) -> bool {
+    let from = u.exporter.is_none_or(|e| exporter == Some(e.to_string().as_str()));
+    let port = u.if_index.map(i64::from) == Some(interface) || u.port_key.map(i64::from) == Some(interface);
+    from && port
+}
+
+/// Contention minutes that have enough others within the span before them.
+fn sustained(minutes: &[UplinkMinute]) -> Vec<&UplinkMinute> {
+    let hits: Vec<&UplinkMinute> = minutes.iter().filter(|m| m.contention).collect();
+    hits.iter()
+        .enumerate()
+        .filter(|(k, m)| {
+            let start = m.minute_us - (HYSTERESIS_SPAN - 1) * MINUTE_US;
+            hits[..=*k].iter().filter(|h| h.minute_us >= start).count() >= HYSTERESIS_HITS
+        })
+        .map(|(_, m)| *m)
+        .collect()
+}
+
+fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
+    let sustained = sustained(minutes);
+    let worst = sustained.iter().max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
+    let in_contention = minutes.iter().filter(|m| m.contention).count();
+    let mut evidence = vec![
+        Evidence::new("utilisation_ratio", (worst.utilisation * 1000.0).round() / 1000.0),
+        Evidence::new("capacity_bps", u.speed_mbps as f64 * 1e6),
+        Evidence::new("minutes_in_contention", in_contention as f64),
+        Evidence::new("minutes_seen", minutes.len() as f64),
+    ];
+    // Largest first: the class to move or hold is the one that fills the link.
+    let mut classes: Vec<&ClassMinute> = worst.classes.iter().collect();
+    classes.sort_by(|a, b| b.measured_bps.total_cmp(&a.measured_bps));
+    let mut states = Vec::new();
+    for c in &classes {
+        evidence.push(Evidence::new(format!("{}_measured_bps", c.class), c.measured_bps.round()));
+        if let Some(e) = c.entitled_bps {
+            evidence.push(Evidence::new(format!("{}_entitled_bps", c.class), e.round()));
+        }
+        let gbps = |v: f64| format!("{:.2} Gbps", v / 1e9);
+        let entitled = c.entitled_bps.map_or(String::new(), |e| format!(" of {} entitled", gbps(e)));
+        let state = match (c.share_bound, c.limit_bound, c.below_reservation) {
+            (_, true, _) => " (limit-bound)",
+            (true, _, _) => " (share-bound)",
+            (_, _, true) => " (below its reservation; demand unknown)",
+            _ => "",
+        };
+        states.push(format!("{} {}{entitled}{state}", c.class, gbps(c.measured_bps)));
+    }
+    let storage_bound = classes
+        .iter()
+        .any(|c| c.share_bound && TrafficClass::ALL.iter().any(|k| k.as_str() == c.class && k.is_storage()));
+    let bound: Vec<&str> = classes.iter().filter(|c| c.share_bound).map(|c| c.class.as_str()).collect();
+    Some(Finding {
+        kind: kind::NIOC_CONTENTION,
+        rule: "saturated_uplink",
+        severity: if storage_bound { Severity::Critical } else { Severity::Warning },
+        subject: format!("uplink {}", u.label()),
+        keys: Vec::new(),
+        evidence,
+        explanation: format!(
+            "{} was {:.0} % used with {} classes competing in {in_contention} of {} minutes; at worst: {}. {}",
+            u.label(),
+            worst.utilisation * 100.0,
+            classes.iter().filter(|c| c.measured_bps > 0.0).count(),
+            minutes.len(),
+            states.join(", "),
+            if bound.is_empty() {
+                "No class is held at its share.".to_string()
+            } else {
+                format!("NIOC holds back {}: they get their share and want more.", bound.join(" and "))
+            }
+        ),
+        fix: format!(
+            "spread the load: move {} to another uplink (teaming, or load-based teaming), schedule it off-peak, or give the class that must not wait higher shares or a reservation; at this rate the uplink needs more than {} Mbps",
+            bound.first().copied().unwrap_or("the largest class"),
+            u.speed_mbps
+        ),
+        first_us: sustained.first().map(|m| m.minute_us),
+        last_us: sustained.last().map(|m| m.minute_us + MINUTE_US),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ten_gbe() -> (Topology, Uplink) {
+        let mut t = Topology::reference();
+        t.uplinks[0].speed_mbps = 10_000;
+        // Reservations that fit 10 GbE: 1 + 2 + 3 Gbps.
+        for (a, r) in t.nioc[0].traffic.iter_mut().zip([1_000, 2_000, 3_000, 0, 0]) {
+            a.reservation_mbps = r;
+        }
+        let u = t.uplinks[0].clone();
+        (t, u)
+    }
+
+    fn minute(t: &Topology, u: &Uplink, at: i64, classes: &[(&str, f64)]) -> UplinkMinute {
+        let c: Vec<(String, f64)> = classes.iter().map(|(n, g)| (n.to_string(), g * 1e9)).collect();
+        judge(t, u, at * MINUTE_US, &c)
+    }
+
+    #[test]
+    fn vmotion_and_vm_traffic_filling_10_gbe_are_share_bound() {
+        let (t, u) = ten_gbe();
+        let m = minute(&t, &u, 0, &[("vmotion", 6.5), ("virtualMachine", 3.3)]);
+        assert!(m.contention && (m.utilisation - 0.98).abs() < 1e-9, "{m:#?}");
+        let vmotion = &m.classes[0];
+        // High 100 against Normal 50 on 10 Gbps: 6.67 and 3.33.
+        assert!((vmotion.entitled_bps.unwrap() / 1e9 - 20.0 / 3.0).abs() < 1e-6, "{vmotion:#?}");
+        assert!(m.classes.iter().all(|c| c.share_bound), "{m:#?}");
+        // Half the link: no contention, nothing bound.
+        let calm = minute(&t, &u, 0, &[("vmotion", 3.0), ("virtualMachine", 1.5)]);
+        assert!(!calm.contention && calm.classes.iter().all(|c| !c.share_bound));
+        // One class alone filling the link is not contention.
+        assert!(!minute(&t, &u, 0, &[("vmotion", 9.5)]).contention);
+    }
+
+    #[test]
+    fn a_finding_needs_three_of_five_minutes() {
+        let (t, u) = ten_gbe();
+        let busy = |at| minute(&t, &u, at, &[("vmotion", 6.5), ("virtualMachine", 3.3)]);
+        let calm = |at| minute(&t, &u, at, &[("vmotion", 1.0), ("virtualMachine", 1.0)]);
+        assert!(finding(&u, &[busy(0), calm(1), busy(2), calm(3), calm(4), busy(5)]).is_none(), "2 in any 5");
+        let f = finding(&u, &[busy(0), calm(1), busy(2), busy(3), calm(4)]).unwrap();
+        assert_eq!((f.kind, f.severity), ("nioc.contention", Severity::Warning));
+        assert_eq!(f.subject, "uplink vmnic0");
+        assert_eq!(f.evidence("minutes_in_contention"), Some(3.0));
+        assert_eq!(f.evidence("vmotion_measured_bps"), Some(6.5e9));
+        assert!(f.explanation.contains("NIOC holds back vmotion and virtualMachine"), "{}", f.explanation);
+        assert_eq!((f.first_us, f.last_us), (Some(3 * MINUTE_US), Some(4 * MINUTE_US)));
+    }
+
+    #[test]
+    fn storage_held_at_its_share_is_critical_and_limits_bind_at_any_load() {
+        let (mut t, u) = ten_gbe();
+        // vMotion uses less than its half: vSAN may take the rest, and is held there.
+        let busy = |t: &Topology, at| minute(t, &u, at, &[("vsan", 5.3), ("vmotion", 4.5)]);
+        let m = busy(&t, 0);
+        assert!(m.classes[0].share_bound && !m.classes[1].share_bound, "{m:#?}");
+        assert!((m.classes[0].entitled_bps.unwrap() - 5.0e9).abs() < 1.0, "{m:#?}");
+        let f = finding(&u, &[busy(&t, 0), busy(&t, 1), busy(&t, 2)]).unwrap();
+        assert_eq!(f.severity, Severity::Critical, "{f:#?}");
+        t.nioc[0].traffic[1].limit_mbps = Some(2_000);
+        let m = minute(&t, &u, 0, &[("vmotion", 1.95), ("virtualMachine", 0.5)]);
+        assert!(!m.contention && m.classes[0].limit_bound, "{m:#?}");
+    }
+}
