@@ -52,12 +52,12 @@ plumb ingest node1-uplink.pcap --exporter 10.0.0.11 --data ./data\n    \
 plumb query \"SELECT tunnel_type, tunnel_key, max(max_ip_len), sum(full_size_retransmits) FROM flows \
 WHERE source_kind = 'pcap' GROUP BY 1, 2\"")]
     Ingest(IngestArgs),
-    /// Run SQL over the store (tables `flows`, `interface_counters`, `drops`, `flows_1m`, `interfaces_1m`).
+    /// Run SQL over the store (tables `flows`, `interface_counters`, `drops`, `findings`, `flows_1m`, `interfaces_1m`).
     #[command(
         long_about = "Run one SQL statement over the store with DataFusion. Table `flows` holds one row per flow record \
 (see the README for its columns), `interface_counters` one per sFlow counter sample (the device's cumulative counters) \
-and `drops` one per dropped packet a device reported (reason, interfaces, the packet's sizes, DF and tunnel); \
-`flows_1m` sums flows, packets and bytes per minute, exporter, protocol and traffic class, and `interfaces_1m` per \
+`drops` one per dropped packet a device reported (reason, interfaces, the packet's sizes, DF and tunnel), and \
+`findings` one per finding of the collector's analyzer (kind, severity, subject, evidence, fix); `flows_1m` sums flows, packets and bytes per minute, exporter, protocol and traffic class, and `interfaces_1m` per \
 minute, exporter, interface, direction ('in'/'out') and source ('flows': the flows' estimate; 'counters': what the \
 interface counters moved): ask time series of those, they answer in milliseconds. `date` and `hour` are the \
 partition columns of every table.\n\n\

@@ -26,6 +26,7 @@ pub struct Config {
     pub collector: Collector,
     pub store: Store,
     pub metrics: Metrics,
+    pub analyzer: Analyzer,
     pub decoder: Decoder,
     pub capture: Capture,
     pub sampling: Vec<Sampling>,
@@ -124,6 +125,21 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self { listen: Some("127.0.0.1:9464".parse().expect("valid default")), max_exporters: 64 }
+    }
+}
+
+/// The collector's analyzer thread.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Analyzer {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub lookback_secs: u64,
+}
+
+impl Default for Analyzer {
+    fn default() -> Self {
+        Self { enabled: true, interval_secs: 60, lookback_secs: 360 }
     }
 }
 
@@ -229,6 +245,12 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         if self.collector.workers == 0 || self.collector.workers > 64 {
             return Err("collector.workers must be between 1 and 64".into());
+        }
+        if self.analyzer.interval_secs == 0 || self.analyzer.lookback_secs < 60 {
+            return Err(
+                "analyzer: interval_secs must be at least 1 and lookback_secs at least 60 (one rollup minute)"
+                    .into(),
+            );
         }
         if self.collector.batch_rows == 0 {
             return Err("collector.batch_rows must be at least 1".into());
@@ -387,6 +409,11 @@ mod tests {
         );
         assert_eq!((&c.codec, &c.sort, c.memory_limit_bytes), (&dc.codec, &dc.sort, dc.memory_limit_bytes));
         assert_eq!(cfg.metrics.listen, d.metrics.listen);
+        let (a, da) = (&cfg.analyzer, &d.analyzer);
+        assert_eq!(
+            (a.enabled, a.interval_secs, a.lookback_secs),
+            (da.enabled, da.interval_secs, da.lookback_secs)
+        );
         let (c, dc) = (&cfg.capture, &d.capture);
         assert_eq!(
             (&c.vxlan_ports, &c.geneve_ports, c.max_tunnels),

@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::process::{plumb, run};
+use common::process::{Collector, metric_value, plumb, query_csv, run};
 
 const TOPOLOGY: &str = r#"
 [topology]
@@ -97,6 +97,18 @@ fn message(start_ms: u64, seq: u32, flows: &[(u16, u16, u64)]) -> Vec<u8> {
     m
 }
 
+/// The start of the minute ten minutes ago, in ms since the epoch.
+fn ten_minutes_ago_ms() -> u64 {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    (now_ms / 60_000 - 10) * 60_000
+}
+
+/// The two classes of minute `m` at `scale` of 6.5 and 3.3 Gbps.
+fn load(scale: f64) -> [(u16, u16, u64); 2] {
+    [(20, 8000, minute_bytes(6.5 * scale)), (40, 443, minute_bytes(3.3 * scale))]
+}
+
 /// IP bytes in a minute at `gbps` on the wire (each 1500-byte packet carries 18 more).
 fn minute_bytes(gbps: f64) -> u64 {
     (gbps * 1e9 * 60.0 / 8.0 / (1.0 + 18.0 / 1500.0)) as u64
@@ -120,8 +132,7 @@ fn analyze_load(dir: &Path, scale: f64) -> (Vec<serde_json::Value>, Option<i32>)
     ]);
     for m in 0..5u64 {
         let file = dir.join(format!("minute{m}.ipfix"));
-        let flows = [(20, 8000, minute_bytes(6.5 * scale)), (40, 443, minute_bytes(3.3 * scale))];
-        std::fs::write(&file, message(first + m * 60_000, m as u32, &flows)).unwrap();
+        std::fs::write(&file, message(first + m * 60_000, m as u32, &load(scale))).unwrap();
         args.push(file.to_str().unwrap().into());
     }
     run(&args.iter().map(String::as_str).collect::<Vec<_>>());
@@ -163,4 +174,33 @@ fn vmotion_and_vm_traffic_saturating_a_10_gbe_uplink_is_contention_and_half_of_i
     let calm = tempfile::tempdir().unwrap();
     let (found, code) = analyze_load(calm.path(), 0.5);
     assert!(found.is_empty() && code == Some(0), "{found:#?}");
+}
+
+#[test]
+fn the_collector_finds_the_contention_itself_and_stores_the_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plumb.toml");
+    // The exporter is this test, on loopback; the analyzer runs every second.
+    let topology = TOPOLOGY.replace("192.0.2.7", "127.0.0.1");
+    std::fs::write(&config, format!("[analyzer]\ninterval_secs = 1\nlookback_secs = 3600\n{topology}"))
+        .unwrap();
+    let data = dir.path().join("data");
+    let c =
+        Collector::start_with(&data, common::process::free_port(), &["--config", config.to_str().unwrap()]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let first = ten_minutes_ago_ms();
+    for m in 0..5u64 {
+        socket.send_to(&message(first + m * 60_000, m as u32, &load(1.0)), ("127.0.0.1", c.port)).unwrap();
+    }
+    let series = r#"plumb_findings_total{kind="nioc.contention",severity="warning"}"#;
+    c.wait_metrics(60, "the analyzer's contention finding", |m| metric_value(m, series) >= 1.0);
+    c.stop();
+    let rows = query_csv(
+        &data,
+        "SELECT kind, subject, severity, evidence LIKE '%vmotion_entitled_bps%' AS e FROM findings",
+    );
+    assert_eq!(
+        rows, "kind,subject,severity,e\nnioc.contention,uplink esx01/vmnic0,warning,true\n",
+        "one finding: the same evidence is not written again"
+    );
 }

@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use arrow::array::RecordBatch;
+use plumb_collector::schema::findings::{FindingBuilders, FindingRow};
 use serde::Serialize;
 
 /// Finding kinds (the `kind` column of `findings`, the `kind` label of the metrics).
@@ -108,6 +110,31 @@ impl Finding {
     }
 }
 
+/// The findings of one analysis run, made at `now_us`, as a `findings` batch for the store.
+pub fn to_batch(found: &[Finding], now_us: i64) -> RecordBatch {
+    let mut b = FindingBuilders::with_capacity(found.len());
+    for f in found {
+        let keys = f.keys.join(", ");
+        let evidence: serde_json::Map<String, serde_json::Value> =
+            f.evidence.iter().map(|e| (e.name.to_string(), e.value.into())).collect();
+        let evidence = serde_json::Value::Object(evidence).to_string();
+        b.push_row(&FindingRow {
+            time_received: Some(now_us),
+            window_start: f.first_us,
+            window_end: f.last_us,
+            kind: Some(f.kind),
+            rule: Some(f.rule),
+            severity: Some(f.severity.as_str()),
+            subject: Some(f.subject.as_bytes()),
+            keys: (!keys.is_empty()).then_some(keys.as_bytes()),
+            evidence: Some(evidence.as_bytes()),
+            explanation: Some(f.explanation.as_bytes()),
+            fix: Some(f.fix.as_bytes()),
+        });
+    }
+    b.finish()
+}
+
 /// Prints findings for a person: most severe first, each with its evidence and fix.
 pub fn write_report(out: &mut impl std::io::Write, findings: &[Finding]) -> std::io::Result<()> {
     if findings.is_empty() {
@@ -176,6 +203,20 @@ mod tests {
         assert!(text.contains("keys: topology.overlays[0].inner_mtu"), "{text}");
         assert!(text.contains("fix: make it smaller"), "{text}");
         assert!(text.contains("seen: 2023-11-14 22:13:20 UTC to 2023-11-14 22:14:20 UTC"), "{text}");
+    }
+
+    #[test]
+    fn findings_become_rows_with_their_evidence_as_json() {
+        let b = to_batch(&[finding(Severity::Critical, "overlay x")], 42);
+        assert_eq!(b.schema(), plumb_collector::schema::findings::schema());
+        let text = |name: &str| {
+            let c = b.column_by_name(name).unwrap();
+            arrow::array::AsArray::as_string::<i32>(c).value(0).to_string()
+        };
+        assert_eq!(text("kind"), "config.invalid");
+        assert_eq!(text("severity"), "critical");
+        assert_eq!(text("evidence"), r#"{"gap_bytes":50.0,"ratio":0.5}"#);
+        assert_eq!(text("keys"), "topology.overlays[0].inner_mtu");
     }
 
     #[test]

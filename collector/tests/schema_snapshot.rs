@@ -1,4 +1,4 @@
-//! The schemas of the decoders' tables are a contract: users write SQL against their
+//! The schemas of the stored tables are a contract: users write SQL against their
 //! names, and the store's files carry their types. This compares each with a written-out
 //! snapshot of every column's name, type and nullability (`TABLE_schema.snapshot`), so a
 //! change to a column list is a deliberate edit of its snapshot too, never a side effect.

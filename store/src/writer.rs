@@ -60,7 +60,7 @@ pub struct FlushReport {
     /// Rows of every table.
     pub rows: u64,
     /// Rows per table, indexed by `Table as usize`.
-    pub rows_by_table: [u64; 3],
+    pub rows_by_table: [u64; Table::ALL.len()],
     pub bytes: u64,
     pub files: u64,
     pub seconds: f64,
@@ -119,7 +119,7 @@ impl FlowStore {
             .map(|r| Ok((r, FileEncoder::new(r.schema(), cfg.codec, |_| true)?)))
             .collect::<parquet::errors::Result<_>>()
             .map_err(std::io::Error::other)?;
-        let side_encoders = [Table::InterfaceCounters, Table::Drops]
+        let side_encoders = [Table::InterfaceCounters, Table::Drops, Table::Findings]
             .into_iter()
             .map(|t| Ok((t, FileEncoder::new(t.schema(), cfg.codec, |_| true)?)))
             .collect::<parquet::errors::Result<_>>()
@@ -568,7 +568,7 @@ mod tests {
         s.push(&batch(&[(recv, Some(recv))])).unwrap();
         assert_eq!(s.buffered_rows(), 3);
         let r = s.flush().unwrap();
-        assert_eq!((r.rows, r.files, r.rows_by_table), (3, 3, [1, 0, 2]));
+        assert_eq!((r.rows, r.files, r.rows_by_table), (3, 3, [1, 0, 2, 0]));
         let files = parquet_files(&dir.path().join("drops"));
         assert_eq!(files.len(), 2, "{files:?}");
         assert!(files[0].to_string_lossy().contains("drops/date=2025-03-03/hour=13/flush-"));

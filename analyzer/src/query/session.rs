@@ -55,7 +55,7 @@ pub async fn open(data_dir: &Path) -> Result<SessionContext> {
     ctx.state_ref().write().register_function_rewrite(Arc::new(AddressRewrite::new()))?;
     let flows = listing(data_dir, FLOWS_DIR, flows_schema())?;
     ctx.register_table(FLOWS_DIR, Arc::new(FlowsTable::new(flows)))?;
-    for t in [Table::InterfaceCounters, Table::Drops] {
+    for t in [Table::InterfaceCounters, Table::Drops, Table::Findings] {
         ctx.register_table(t.name(), Arc::new(listing(data_dir, t.name(), t.schema())?))?;
     }
     for r in Rollup::ALL {

@@ -16,6 +16,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 mod builders;
 pub mod drops;
 mod extra;
+pub mod findings;
 pub mod interface_counters;
 pub mod kinds;
 mod table;

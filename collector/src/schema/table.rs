@@ -1,4 +1,4 @@
-//! The tables the decoders fill, named for the sinks: a finished batch travels with its
+//! The tables plumb stores (the decoders' and the analyzer's findings), named for the sinks: a finished batch travels with its
 //! table so one queue carries them all and each sink files a batch where it belongs.
 
 use std::sync::Arc;
@@ -8,9 +8,9 @@ use arrow::datatypes::SchemaRef;
 
 use super::drops::DropBuilders;
 use super::interface_counters::CounterBuilders;
-use super::{drops, flows_schema, interface_counters};
+use super::{drops, findings, flows_schema, interface_counters};
 
-/// A table the decoders write.
+/// A table plumb stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// One row per flow record, sampled packet or pcap-derived flow.
@@ -19,10 +19,12 @@ pub enum Table {
     InterfaceCounters,
     /// One row per dropped-packet notification (sFlow).
     Drops,
+    /// One row per finding of an analysis run.
+    Findings,
 }
 
 impl Table {
-    pub const ALL: [Table; 3] = [Table::Flows, Table::InterfaceCounters, Table::Drops];
+    pub const ALL: [Table; 4] = [Table::Flows, Table::InterfaceCounters, Table::Drops, Table::Findings];
 
     /// The table's SQL name, also its folder in the store.
     pub fn name(self) -> &'static str {
@@ -30,6 +32,7 @@ impl Table {
             Table::Flows => "flows",
             Table::InterfaceCounters => "interface_counters",
             Table::Drops => "drops",
+            Table::Findings => "findings",
         }
     }
 
@@ -38,6 +41,7 @@ impl Table {
             Table::Flows => flows_schema(),
             Table::InterfaceCounters => interface_counters::schema(),
             Table::Drops => drops::schema(),
+            Table::Findings => findings::schema(),
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct Metrics {
     pub capture_packets: IntCounterVec,
     pub capture_dropped: IntCounterVec,
     pub capture_flows: IntCounterVec,
+    pub findings: IntCounterVec,
+    pub analysis_errors: IntCounter,
+    pub analysis_seconds: Histogram,
     exporters: ExporterLabels,
 }
 
@@ -202,7 +205,7 @@ impl Metrics {
             store_rows: counter_vec(
                 &r,
                 "plumb_store_rows_written_total",
-                "Rows committed to the Parquet store, by table (flows, interface_counters, drops).",
+                "Rows committed to the Parquet store, by table (flows, interface_counters, drops, findings).",
                 &["table"],
             ),
             store_bytes: counter(
@@ -294,6 +297,30 @@ impl Metrics {
                  (idle, active, fin, end, evicted: the table was full).",
                 &["interface", "end"],
             ),
+            findings: counter_vec(
+                &r,
+                "plumb_findings_total",
+                "Findings of the collector's analyzer (new ones, or ones whose evidence grew), by kind \
+                 (mtu.blackhole, nioc.contention, ...) and severity (info, warning, critical).",
+                &["kind", "severity"],
+            ),
+            analysis_errors: counter(
+                &r,
+                "plumb_analysis_errors_total",
+                "Analysis runs of the collector that failed (the next run tries again).",
+            ),
+            analysis_seconds: {
+                let h = Histogram::with_opts(
+                    HistogramOpts::new(
+                        "plumb_analysis_duration_seconds",
+                        "Time of one analysis run of the collector over its lookback window.",
+                    )
+                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+                )
+                .expect("valid histogram");
+                r.register(Box::new(h.clone())).expect("metric defined once");
+                h
+            },
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
         };

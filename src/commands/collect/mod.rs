@@ -3,9 +3,11 @@
 //! One thread per (listen address, worker) owns a socket, a decoder and Arrow builders; it
 //! hands each finished batch to every sink through a bounded queue and never blocks on a
 //! full one (the batch is dropped for that sink and counted). The store sink runs on its
-//! own thread. On shutdown every worker sends its last batch (blocking: nothing accepted
-//! is lost), saves its decoder state, and the store commits everything.
+//! own thread, the compactor and the analyzer (MTU and NIOC findings every minute) on
+//! theirs. On shutdown every worker sends its last batch (blocking: nothing accepted is
+//! lost), saves its decoder state, and the store commits everything.
 
+mod analyzer;
 mod capture;
 mod compaction;
 mod sink;
@@ -31,7 +33,6 @@ use crate::config::Config;
 
 pub fn run(a: CollectArgs) -> Result<()> {
     let mut cfg = Config::load(a.store.config.as_deref())?;
-    super::config::warn_about_topology(&cfg);
     let classifier = Arc::new(Classifier::new(&cfg.topology()));
     if !a.listen.is_empty() {
         cfg.collector.listen = a.listen.clone();
@@ -144,6 +145,20 @@ pub fn run(a: CollectArgs) -> Result<()> {
                 .spawn(move || capture::run(live, ctx))?,
         );
     }
+    let analyzer = if cfg.analyzer.enabled {
+        Some(analyzer::spawn(analyzer::AnalyzerContext {
+            data: data.clone(),
+            topology: cfg.topology(),
+            interval: Duration::from_secs(cfg.analyzer.interval_secs),
+            lookback: Duration::from_secs(cfg.analyzer.lookback_secs),
+            metrics: metrics.clone(),
+            sinks: sinks.clone(),
+            shutdown: shutdown.clone(),
+        })?)
+    } else {
+        super::config::warn_about_topology(&cfg);
+        None
+    };
     drop(sinks);
     tracing::info!(
         "listening on {} (udp), store {}, metrics {}",
@@ -156,6 +171,10 @@ pub fn run(a: CollectArgs) -> Result<()> {
     shutdown.store(true, Ordering::SeqCst);
     for w in workers {
         let _ = w.join();
+    }
+    // Before the store: it stops once every sender, the analyzer's too, is gone.
+    if let Some(a) = analyzer {
+        let _ = a.join();
     }
     let report = store_thread.join().map_err(|_| anyhow::anyhow!("store thread panicked"))??;
     if let Some(c) = compactor {

@@ -12,16 +12,17 @@ use crate::rollup::Rollup;
 /// The tables the store compacts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
-    /// A table the decoders write (`flows`, `interface_counters`, `drops`).
+    /// A table of rows as they came (`flows`, `interface_counters`, `drops`, `findings`).
     Raw(RawTable),
     Rollup(Rollup),
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Raw(RawTable::Flows),
         Table::Raw(RawTable::InterfaceCounters),
         Table::Raw(RawTable::Drops),
+        Table::Raw(RawTable::Findings),
         Table::Rollup(Rollup::Flows),
         Table::Rollup(Rollup::Interfaces),
     ];
@@ -62,6 +63,7 @@ impl Table {
             Table::Raw(RawTable::Flows) => return cfg.sort.clone(),
             Table::Raw(RawTable::InterfaceCounters) => &["agent", "if_index", "time_received"],
             Table::Raw(RawTable::Drops) => &["agent", "reason_code", "time_received"],
+            Table::Raw(RawTable::Findings) => &["kind", "subject", "time_received"],
             Table::Rollup(r) => r.key_columns(),
         };
         fixed.iter().map(|s| s.to_string()).collect()
