@@ -1,7 +1,7 @@
 //! The collector's analyzer thread: every `[analyzer] interval_secs` it runs the MTU and
 //! NIOC detectors (`plumb analyze`) over the store's last `lookback_secs`, and hands what
 //! is new to the sinks as `findings` rows, counted in `plumb_findings_total` and logged.
-//! A finding is new when it was not in the previous run with the same last-seen time: a
+//! A finding is new when no earlier run reported it with the same last-seen time: a
 //! contention that goes on gives a row each minute it extends, the same old evidence none.
 //! The topology's own problems are reported once, at start.
 
@@ -32,6 +32,9 @@ pub struct AnalyzerContext {
     pub shutdown: Arc<AtomicBool>,
 }
 
+/// Findings remembered to tell new ones from old; beyond it only the last run's are kept.
+const MAX_REMEMBERED: usize = 10_000;
+
 /// What makes a finding the same as one reported before.
 type Key = (&'static str, &'static str, String, Option<i64>);
 
@@ -47,6 +50,7 @@ pub fn spawn(ctx: AnalyzerContext) -> std::io::Result<JoinHandle<()>> {
         };
         report(&ctx, validate::check(&ctx.topology));
         let mut previous: HashSet<Key> = HashSet::new();
+        let mut previous_run: Option<i64> = None;
         let mut last = Instant::now();
         while !ctx.shutdown.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
@@ -54,11 +58,18 @@ pub fn spawn(ctx: AnalyzerContext) -> std::io::Result<JoinHandle<()>> {
                 continue;
             }
             last = Instant::now();
-            match rt.block_on(run_once(&ctx)) {
+            let started = crate::commands::now_us();
+            match rt.block_on(run_once(&ctx, previous_run)) {
                 Ok(found) => {
                     let new: Vec<Finding> =
                         found.iter().filter(|f| !previous.contains(&key(f))).cloned().collect();
-                    previous = found.iter().map(key).collect();
+                    // Kept across runs: an MTU finding leaves the window of the next run
+                    // once its rows are older, and must not come back if they are re-read.
+                    previous.extend(found.iter().map(key));
+                    if previous.len() > MAX_REMEMBERED {
+                        previous = found.iter().map(key).collect();
+                    }
+                    previous_run = Some(started);
                     report(&ctx, new);
                 }
                 Err(e) => {
@@ -71,12 +82,20 @@ pub fn spawn(ctx: AnalyzerContext) -> std::io::Result<JoinHandle<()>> {
     })
 }
 
-async fn run_once(ctx: &AnalyzerContext) -> anyhow::Result<Vec<Finding>> {
+/// Rows received this long before the previous run are read again: they may have waited
+/// in a worker's batch or the store's buffer when it ran.
+const OVERLAP: Duration = Duration::from_secs(30);
+
+/// One run. The MTU detectors read the raw flows received since the previous run (with
+/// an overlap), so a run costs about a minute of flows; contention reads the per-minute
+/// rollups of the whole lookback, which its 3-of-5 rule needs and which are small.
+async fn run_once(ctx: &AnalyzerContext, previous_us: Option<i64>) -> anyhow::Result<Vec<Finding>> {
     let now = crate::commands::now_us();
-    let window = Window { since_us: Some(now - ctx.lookback.as_micros() as i64) };
+    let lookback = now - ctx.lookback.as_micros() as i64;
+    let recent = previous_us.map_or(lookback, |p| (p - OVERLAP.as_micros() as i64).max(lookback));
     let session = query::session::open(&ctx.data).await?;
-    let mut found = mtu::detect(&session, &ctx.topology, &window).await?;
-    found.extend(contention::detect(&session, &ctx.topology, &window).await?);
+    let mut found = mtu::detect(&session, &ctx.topology, &Window { since_us: Some(recent) }).await?;
+    found.extend(contention::detect(&session, &ctx.topology, &Window { since_us: Some(lookback) }).await?);
     Ok(found)
 }
 
