@@ -193,7 +193,25 @@ fn the_collector_finds_the_contention_itself_and_stores_the_finding() {
         socket.send_to(&message(first + m * 60_000, m as u32, &load(1.0)), ("127.0.0.1", c.port)).unwrap();
     }
     let series = r#"plumb_findings_total{kind="nioc.contention",severity="warning"}"#;
-    c.wait_metrics(60, "the analyzer's contention finding", |m| metric_value(m, series) >= 1.0);
+    let m = c.wait_metrics(60, "the analyzer's contention finding", |m| metric_value(m, series) >= 1.0);
+    // The gauges dashboards read: the uplink's last whole minute with traffic.
+    let uplink = r#"{host="esx01",uplink="vmnic0"}"#;
+    assert_eq!(metric_value(&m, &format!("plumb_nioc_contention{uplink}")), 1.0, "{m}");
+    assert!(
+        (metric_value(&m, &format!("plumb_uplink_utilization_ratio{uplink}")) - 0.98).abs() < 0.005,
+        "{m}"
+    );
+    let class = |name: &str, class: &str| {
+        // Prometheus writes labels in name order.
+        metric_value(&m, &format!(r#"{name}{{class="{class}",host="esx01",uplink="vmnic0"}}"#))
+    };
+    assert!((class("plumb_nioc_class_throughput_bits", "vmotion") / 1e9 - 6.5).abs() < 0.01, "{m}");
+    assert!(
+        (class("plumb_nioc_class_entitlement_bits", "virtualMachine") / 1e9 - 3.333).abs() < 0.001,
+        "{m}"
+    );
+    let state = r#"plumb_nioc_class_state{class="vmotion",host="esx01",state="share_bound",uplink="vmnic0"}"#;
+    assert_eq!(metric_value(&m, state), 1.0, "{m}");
     c.stop();
     let rows = query_csv(
         &data,

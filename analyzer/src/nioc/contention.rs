@@ -109,8 +109,12 @@ pub fn judge(t: &Topology, u: &Uplink, minute_us: i64, measured: &[(String, f64)
     UplinkMinute { minute_us, utilisation, contention, classes }
 }
 
-/// The contention findings of the window.
-pub async fn detect(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec<Finding>> {
+/// Every identified uplink's minutes in the window, oldest first.
+pub async fn minutes<'t>(
+    ctx: &SessionContext,
+    t: &'t Topology,
+    w: &Window,
+) -> Result<Vec<(&'t Uplink, Vec<UplinkMinute>)>> {
     let identified: Vec<&Uplink> =
         t.uplinks.iter().filter(|u| u.if_index.is_some() || u.port_key.is_some()).collect();
     if identified.is_empty() {
@@ -135,15 +139,20 @@ pub async fn detect(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Ve
             8.0 * (r.int("bytes").unwrap_or(0) as f64 + FRAME_BYTES * r.int("packets").unwrap_or(0) as f64);
         seen.entry((u, minute)).or_default().push((r.name("class"), bits / 60.0));
     }
-    let mut out = Vec::new();
-    for (i, u) in identified.iter().enumerate() {
-        let minutes: Vec<UplinkMinute> = seen
-            .range((i, i64::MIN)..=(i, i64::MAX))
-            .map(|(&(_, m), classes)| judge(t, u, m, classes))
-            .collect();
-        out.extend(finding(u, &minutes));
-    }
-    Ok(out)
+    Ok(identified
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let judged =
+                seen.range((i, i64::MIN)..=(i, i64::MAX)).map(|(&(_, m), c)| judge(t, u, m, c)).collect();
+            (*u, judged)
+        })
+        .collect())
+}
+
+/// The contention findings of the window.
+pub async fn detect(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec<Finding>> {
+    Ok(minutes(ctx, t, w).await?.iter().filter_map(|(u, m)| finding(u, m)).collect())
 }
 
 /// Whether flows name this uplink: its interface index or vDS port key, from its exporter
@@ -167,7 +176,8 @@ fn sustained(minutes: &[UplinkMinute]) -> Vec<&UplinkMinute> {
         .collect()
 }
 
-fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
+/// The finding of an uplink's minutes, when contention lasted (3 of 5 minutes).
+pub fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
     let sustained = sustained(minutes);
     let worst = sustained.iter().max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
     let in_contention = minutes.iter().filter(|m| m.contention).count();

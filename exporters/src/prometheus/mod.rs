@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use ::prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use plumb_collector::addr::{self, Addr16};
@@ -58,6 +58,11 @@ pub struct Metrics {
     pub findings: IntCounterVec,
     pub analysis_errors: IntCounter,
     pub analysis_seconds: Histogram,
+    pub uplink_utilization: GaugeVec,
+    pub nioc_throughput: GaugeVec,
+    pub nioc_entitlement: GaugeVec,
+    pub nioc_contention: IntGaugeVec,
+    pub nioc_class_state: IntGaugeVec,
     exporters: ExporterLabels,
 }
 
@@ -75,6 +80,12 @@ fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCoun
 
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric name");
+    r.register(Box::new(g.clone())).expect("metric defined once");
+    g
+}
+
+fn float_gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
     r.register(Box::new(g.clone())).expect("metric defined once");
     g
 }
@@ -321,6 +332,40 @@ impl Metrics {
                 r.register(Box::new(h.clone())).expect("metric defined once");
                 h
             },
+            uplink_utilization: float_gauge_vec(
+                &r,
+                "plumb_uplink_utilization_ratio",
+                "Egress of a [topology] uplink in the last complete minute, over its speed (the flows' estimate, \
+                 Ethernet framing included).",
+                &["host", "uplink"],
+            ),
+            nioc_throughput: float_gauge_vec(
+                &r,
+                "plumb_nioc_class_throughput_bits",
+                "Bits per second a traffic class sent out of an uplink in the last complete minute.",
+                &["host", "uplink", "class"],
+            ),
+            nioc_entitlement: float_gauge_vec(
+                &r,
+                "plumb_nioc_class_entitlement_bits",
+                "Bits per second NIOC gives a traffic class on an uplink when every active class wants more \
+                 (shares, reservations as floors, limits as ceilings).",
+                &["host", "uplink", "class"],
+            ),
+            nioc_contention: gauge_vec(
+                &r,
+                "plumb_nioc_contention",
+                "1 when an uplink was in contention in the last complete minute (at least 90 % used, two or \
+                 more classes active), else 0.",
+                &["host", "uplink"],
+            ),
+            nioc_class_state: gauge_vec(
+                &r,
+                "plumb_nioc_class_state",
+                "1 when a traffic class was in this state on an uplink in the last complete minute: share_bound \
+                 (NIOC holds it at its share), limit_bound, below_reservation.",
+                &["host", "uplink", "class", "state"],
+            ),
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
         };

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use plumb_analyzer::findings::{self, Finding};
 use plumb_analyzer::mtu::{self, Window};
-use plumb_analyzer::nioc::contention;
+use plumb_analyzer::nioc::contention::{self, UplinkMinute};
 use plumb_analyzer::query;
-use plumb_analyzer::topology::{Topology, validate};
+use plumb_analyzer::topology::{Topology, Uplink, validate};
 use plumb_collector::schema::{Table, TableBatch};
 use plumb_exporters::prometheus::Metrics;
 
@@ -95,8 +95,40 @@ async fn run_once(ctx: &AnalyzerContext, previous_us: Option<i64>) -> anyhow::Re
     let recent = previous_us.map_or(lookback, |p| (p - OVERLAP.as_micros() as i64).max(lookback));
     let session = query::session::open(&ctx.data).await?;
     let mut found = mtu::detect(&session, &ctx.topology, &Window { since_us: Some(recent) }).await?;
-    found.extend(contention::detect(&session, &ctx.topology, &Window { since_us: Some(lookback) }).await?);
+    let uplinks = contention::minutes(&session, &ctx.topology, &Window { since_us: Some(lookback) }).await?;
+    let current_minute = now - now.rem_euclid(60_000_000);
+    // Per-class series of classes that went quiet must go: cleared, then set again.
+    for g in [&ctx.metrics.nioc_throughput, &ctx.metrics.nioc_entitlement] {
+        g.reset();
+    }
+    ctx.metrics.nioc_class_state.reset();
+    for (u, minutes) in &uplinks {
+        found.extend(contention::finding(u, minutes));
+        // The minute still filling would read low: the gauges show the last whole one.
+        publish(&ctx.metrics, u, minutes.iter().rev().find(|m| m.minute_us < current_minute));
+    }
     Ok(found)
+}
+
+/// Sets the uplink's gauges from its last complete minute (zero when it sent nothing).
+fn publish(m: &Metrics, u: &Uplink, last: Option<&UplinkMinute>) {
+    let (host, name) = (u.host.as_deref().unwrap_or(""), u.name.as_str());
+    m.uplink_utilization.with_label_values(&[host, name]).set(last.map_or(0.0, |l| l.utilisation));
+    m.nioc_contention.with_label_values(&[host, name]).set(last.is_some_and(|l| l.contention) as i64);
+    for c in last.map(|l| l.classes.as_slice()).unwrap_or_default() {
+        let labels = [host, name, c.class.as_str()];
+        m.nioc_throughput.with_label_values(&labels).set(c.measured_bps);
+        if let Some(e) = c.entitled_bps {
+            m.nioc_entitlement.with_label_values(&labels).set(e);
+        }
+        for (state, on) in [
+            ("share_bound", c.share_bound),
+            ("limit_bound", c.limit_bound),
+            ("below_reservation", c.below_reservation),
+        ] {
+            m.nioc_class_state.with_label_values(&[host, name, c.class.as_str(), state]).set(on as i64);
+        }
+    }
 }
 
 /// Stores, counts and logs findings.
