@@ -87,7 +87,10 @@ IPv6, TCP/UDP/ICMP on common service ports (VXLAN and Geneve among them), heavy-
 exporters (192.0.2.1, 192.0.2.2, …) sending to 127.0.0.1:4739. The same seed gives the same file.\n\n\
 Feed it to the store directly or through a running collector:\n    \
 plumb generate --flows 10000000 --out day.pcap\n    plumb ingest day.pcap\n    \
-plumb replay day.pcap --to 127.0.0.1:4739 --rate 20000"
+plumb replay day.pcap --to 127.0.0.1:4739 --rate 20000\n\n\
+--scenario mtu-drops writes devices reporting MTU drops instead (sFlow drop notifications with reason pkt_too_big, \
+IPFIX records with forwardingStatus 133), stamped now, for `plumb analyze` to find:\n    \
+plumb generate --scenario mtu-drops --out drops.pcap\n    plumb replay drops.pcap --to 127.0.0.1:6343"
     )]
     Generate(GenerateArgs),
     /// Merge the store's small flush files into large sorted files per hour, now.
@@ -216,9 +219,22 @@ pub struct GenerateArgs {
     /// Exporters the flows are spread over (by source host).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub exporters: u8,
+    /// What to write: a day of flows, or devices reporting MTU drops (10 sFlow
+    /// notifications with reason pkt_too_big from 192.0.2.21, 10 IPFIX records with
+    /// forwardingStatus 133 from 192.0.2.22, stamped now) for testing `plumb analyze`.
+    #[arg(long, value_enum, default_value = "day")]
+    pub scenario: Scenario,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// A day of flows (--flows, --date, --seed, --exporters).
+    Day,
+    /// Devices that drop packets too big for the next hop and say so.
+    MtuDrops,
 }
 
 #[derive(Args, Debug)]

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::process::{plumb, run};
+use common::process::{Collector, metric_value, plumb, query_csv, run};
 
 fn analyze(data: &Path) -> (Output, Vec<serde_json::Value>) {
     let out = plumb()
@@ -119,4 +119,34 @@ fn devices_that_report_mtu_drops_are_df_drop_findings_and_other_drops_are_not() 
     assert!(out.status.success() && found.is_empty(), "{found:#?}");
     let rows = common::process::query_csv(&data, "SELECT reason, count(*) FROM drops GROUP BY reason");
     assert_eq!(rows.lines().nth(1), Some("host_unreachable,1"), "the control's notification is stored");
+}
+
+#[test]
+fn a_collector_fed_mtu_drops_by_replay_finds_them_and_stores_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("drops.pcap");
+    run(&["generate", "--scenario", "mtu-drops", "--out", pcap.to_str().unwrap()]);
+    let config = dir.path().join("plumb.toml");
+    std::fs::write(&config, "[analyzer]\ninterval_secs = 1\n").unwrap();
+    let data = dir.path().join("data");
+    let c =
+        Collector::start_with(&data, common::process::free_port(), &["--config", config.to_str().unwrap()]);
+    run(&["replay", pcap.to_str().unwrap(), "--to", &format!("127.0.0.1:{}", c.port)]);
+    let series = r#"plumb_findings_total{kind="mtu.df_drop",severity="critical"}"#;
+    c.wait_metrics(60, "the analyzer's two df_drop findings", |m| metric_value(m, series) >= 2.0);
+    c.stop();
+    let rows = query_csv(
+        &data,
+        "SELECT rule, subject, evidence FROM findings WHERE kind = 'mtu.df_drop' ORDER BY rule, time_received",
+    );
+    let lines: Vec<&str> = rows.lines().collect();
+    // Replayed from loopback: the sFlow agent is the address in its datagrams, the IPFIX
+    // exporter the replay's 127.0.0.N.
+    assert_eq!(lines.len(), 3, "one finding each, not one per analysis run: {rows}");
+    assert!(lines[1].starts_with("forwarding_status,device 127.0.0."), "{rows}");
+    assert!(lines[1].ends_with(r#" towards interface 4,"{""packets"":100.0}""#), "{rows}");
+    assert_eq!(
+        lines[2],
+        r#"sflow_drop,device 192.0.2.21 from interface 3 to 4,"{""largest_ip_len"":1500.0,""packets"":10.0,""suppressed"":27.0}""#
+    );
 }

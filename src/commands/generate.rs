@@ -7,14 +7,18 @@ use std::net::Ipv4Addr;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::GenerateArgs;
+use crate::cli::{GenerateArgs, Scenario};
 use crate::synth::day::Day;
 use crate::synth::ipfix::Exporter;
+use crate::synth::mtu_drops;
 use crate::synth::pcap::PcapWriter;
 
 const COLLECTOR: (Ipv4Addr, u16) = (Ipv4Addr::new(127, 0, 0, 1), 4739);
 
 pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
+    if a.scenario == Scenario::MtuDrops {
+        return mtu_drops(&a);
+    }
     let day_start_ms = day_start_ms(&a.date)?;
     if a.exporters == 0 || a.exporters > 200 {
         bail!("--exporters {}: give 1 to 200", a.exporters);
@@ -55,6 +59,30 @@ pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
         "wrote {n} flows of {} in {datagrams} IPFIX datagrams from {} exporters (192.0.2.1…) to {}",
         a.date,
         a.exporters,
+        a.out.display()
+    );
+    Ok(())
+}
+
+/// Devices reporting MTU drops, stamped now: what `plumb analyze` reports as `mtu.df_drop`.
+fn mtu_drops(a: &GenerateArgs) -> anyhow::Result<()> {
+    const EACH: u32 = 10;
+    let file = File::create(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut pcap = PcapWriter::new(BufWriter::new(file))?;
+    let now_us = crate::commands::now_us() as u64;
+    for i in 0..EACH {
+        let at = now_us + i as u64 * 1000;
+        let sflow = mtu_drops::sflow_drop(i + 1, i * 3);
+        pcap.udp(at, (mtu_drops::SFLOW_AGENT, 40_000), (COLLECTOR.0, 6343), &sflow)?;
+        let ipfix = mtu_drops::ipfix_drop(i, (at / 1_000_000) as u32);
+        pcap.udp(at + 500, (mtu_drops::IPFIX_EXPORTER, 40_000), COLLECTOR, &ipfix)?;
+    }
+    use std::io::Write;
+    pcap.into_inner().flush()?;
+    println!(
+        "wrote {EACH} sFlow drop notifications (pkt_too_big, from {}) and {EACH} IPFIX records with forwardingStatus 133 (from {}) to {}",
+        mtu_drops::SFLOW_AGENT,
+        mtu_drops::IPFIX_EXPORTER,
         a.out.display()
     );
     Ok(())

@@ -4,6 +4,7 @@
 
 pub mod day;
 pub mod ipfix;
+pub mod mtu_drops;
 pub mod pcap;
 
 /// A small, fast, seeded generator (SplitMix64): the same seed gives the same day on every
