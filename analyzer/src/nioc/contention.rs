@@ -21,6 +21,8 @@ use crate::topology::{Topology, TrafficClass, Uplink};
 
 /// Utilisation from which an uplink with two active classes is in contention (θ_sat).
 pub const SATURATED: f64 = 0.90;
+/// ... or from which it is when the uplink also lost packets for want of room.
+pub const CONFIRMED_SATURATED: f64 = 0.70;
 /// Contention minutes needed...
 pub const HYSTERESIS_HITS: usize = 3;
 /// ... among this many consecutive minutes.
@@ -51,6 +53,9 @@ pub struct UplinkMinute {
     pub minute_us: i64,
     pub utilisation: f64,
     pub contention: bool,
+    /// Packets the uplink discarded (its counters) or dropped for congestion (sFlow
+    /// reasons 259-261, 287) in the minute.
+    pub losses: u64,
     pub classes: Vec<ClassMinute>,
 }
 
@@ -65,8 +70,15 @@ fn claim(t: &Topology, u: &Uplink, class: &str) -> Option<(TrafficClass, Claim)>
     ))
 }
 
-/// Judges one minute of an uplink from each class's measured rate.
-pub fn judge(t: &Topology, u: &Uplink, minute_us: i64, measured: &[(String, f64)]) -> UplinkMinute {
+/// Judges one minute of an uplink from each class's measured rate and the packets the
+/// uplink lost for want of room in it (discards, congestion drops).
+pub fn judge(
+    t: &Topology,
+    u: &Uplink,
+    minute_us: i64,
+    measured: &[(String, f64)],
+    losses: u64,
+) -> UplinkMinute {
     let capacity = u.speed_mbps as f64 * 1e6;
     let total: f64 = measured.iter().map(|(_, x)| x).sum();
     let active_floor = (10e6_f64).max(0.005 * capacity);
@@ -88,7 +100,9 @@ pub fn judge(t: &Topology, u: &Uplink, minute_us: i64, measured: &[(String, f64)
     let at_saturation = proportional(shared, &claims);
     let entitled = given_use(shared, &claims, &used, proportional);
     let utilisation = if capacity > 0.0 { total / capacity } else { 0.0 };
-    let contention = utilisation >= SATURATED && active >= 2;
+    // Losses confirm contention below saturation: minute averages hide bursts.
+    let contention =
+        active >= 2 && (utilisation >= SATURATED || (losses > 0 && utilisation >= CONFIRMED_SATURATED));
     let classes = measured
         .iter()
         .enumerate()
@@ -106,7 +120,7 @@ pub fn judge(t: &Topology, u: &Uplink, minute_us: i64, measured: &[(String, f64)
             }
         })
         .collect();
-    UplinkMinute { minute_us, utilisation, contention, classes }
+    UplinkMinute { minute_us, utilisation, contention, losses, classes }
 }
 
 /// Every identified uplink's minutes in the window, oldest first.
@@ -139,15 +153,42 @@ pub async fn minutes<'t>(
             8.0 * (r.int("bytes").unwrap_or(0) as f64 + FRAME_BYTES * r.int("packets").unwrap_or(0) as f64);
         seen.entry((u, minute)).or_default().push((r.name("class"), bits / 60.0));
     }
+    let mut lost: BTreeMap<(usize, i64), u64> = BTreeMap::new();
+    for r in query(ctx, &losses_sql(w)).await? {
+        let (Some(minute), Some(interface)) = (r.int("minute"), r.int("interface")) else { continue };
+        let agent = r.text("agent");
+        let Some(u) = identified.iter().position(|u| names(u, agent.as_deref(), interface)) else { continue };
+        *lost.entry((u, minute)).or_default() += r.int("losses").unwrap_or(0).max(0) as u64;
+    }
     Ok(identified
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            let judged =
-                seen.range((i, i64::MIN)..=(i, i64::MAX)).map(|(&(_, m), c)| judge(t, u, m, c)).collect();
+            let judged = seen
+                .range((i, i64::MIN)..=(i, i64::MAX))
+                .map(|(&(_, m), c)| judge(t, u, m, c, lost.get(&(i, m)).copied().unwrap_or(0)))
+                .collect();
             (*u, judged)
         })
         .collect())
+}
+
+/// Per (minute, agent, interface): the growth of the interface's outbound discards
+/// between consecutive counter samples, and the congestion drop notifications (sFlow
+/// `no_buffer_space` 259, `red` 260, `traffic_shaping` 261, and 287) leaving by it.
+fn losses_sql(w: &Window) -> String {
+    format!(
+        "SELECT minute, agent, interface, sum(d) AS losses FROM ( \
+           SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, if_index AS interface, \
+                  CAST(out_discards AS BIGINT) - CAST(lag(out_discards) OVER (PARTITION BY agent, if_index ORDER BY time_received) AS BIGINT) AS d \
+           FROM interface_counters WHERE {} \
+         ) WHERE d > 0 GROUP BY 1, 2, 3 \
+         UNION ALL \
+         SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, out_if AS interface, count(*) AS losses \
+         FROM drops WHERE reason_code IN (259, 260, 261, 287) AND {} GROUP BY 1, 2, 3",
+        w.predicate(),
+        w.predicate()
+    )
 }
 
 /// The contention findings of the window.
@@ -187,6 +228,10 @@ pub fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
         Evidence::new("minutes_in_contention", in_contention as f64),
         Evidence::new("minutes_seen", minutes.len() as f64),
     ];
+    let losses: u64 = sustained.iter().map(|m| m.losses).sum();
+    if losses > 0 {
+        evidence.push(Evidence::new("packets_lost", losses as f64));
+    }
     // Largest first: the class to move or hold is the one that fills the link.
     let mut classes: Vec<&ClassMinute> = worst.classes.iter().collect();
     classes.sort_by(|a, b| b.measured_bps.total_cmp(&a.measured_bps));
@@ -257,7 +302,7 @@ mod tests {
 
     fn minute(t: &Topology, u: &Uplink, at: i64, classes: &[(&str, f64)]) -> UplinkMinute {
         let c: Vec<(String, f64)> = classes.iter().map(|(n, g)| (n.to_string(), g * 1e9)).collect();
-        judge(t, u, at * MINUTE_US, &c)
+        judge(t, u, at * MINUTE_US, &c, 0)
     }
 
     #[test]
@@ -289,6 +334,16 @@ mod tests {
         assert_eq!(f.evidence("vmotion_measured_bps"), Some(6.5e9));
         assert!(f.explanation.contains("NIOC holds back vmotion and virtualMachine"), "{}", f.explanation);
         assert_eq!((f.first_us, f.last_us), (Some(3 * MINUTE_US), Some(4 * MINUTE_US)));
+    }
+
+    #[test]
+    fn losses_confirm_contention_below_saturation() {
+        let (t, u) = ten_gbe();
+        let c = |g: f64| vec![("vmotion".to_string(), g * 0.6e9), ("virtualMachine".to_string(), g * 0.4e9)];
+        assert!(!judge(&t, &u, 0, &c(8.0), 0).contention, "80 % without losses");
+        let m = judge(&t, &u, 0, &c(8.0), 12);
+        assert!(m.contention && m.losses == 12, "{m:#?}");
+        assert!(!judge(&t, &u, 0, &c(6.0), 12).contention, "60 %: the losses are someone else's");
     }
 
     #[test]
