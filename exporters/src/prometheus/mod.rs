@@ -84,6 +84,12 @@ fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     g
 }
 
+fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid histogram");
+    r.register(Box::new(h.clone())).expect("metric defined once");
+    h
+}
+
 fn float_gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
     let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
     r.register(Box::new(g.clone())).expect("metric defined once");
@@ -234,18 +240,12 @@ impl Metrics {
                 "plumb_store_implausible_time_rows_total",
                 "Rows filed under their receive hour because the flow end time was missing or implausible.",
             ),
-            store_flush_seconds: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new(
-                        "plumb_store_flush_duration_seconds",
-                        "Time to commit one flush of the store.",
-                    )
-                    .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
-                )
-                .expect("valid histogram");
-                r.register(Box::new(h.clone())).expect("metric defined once");
-                h
-            },
+            store_flush_seconds: histogram(
+                &r,
+                "plumb_store_flush_duration_seconds",
+                "Time to commit one flush of the store.",
+                vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+            ),
             store_errors: counter(
                 &r,
                 "plumb_store_errors_total",
@@ -266,18 +266,12 @@ impl Metrics {
                 "plumb_store_compaction_errors_total",
                 "Compaction rounds that failed (inputs are kept; retried on the next round).",
             ),
-            compaction_seconds: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new(
-                        "plumb_store_compaction_duration_seconds",
-                        "Time to compact one hour.",
-                    )
-                    .buckets(vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0]),
-                )
-                .expect("valid histogram");
-                r.register(Box::new(h.clone())).expect("metric defined once");
-                h
-            },
+            compaction_seconds: histogram(
+                &r,
+                "plumb_store_compaction_duration_seconds",
+                "Time to compact one hour.",
+                vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0],
+            ),
             batch_rows: {
                 let h = HistogramVec::new(
                     HistogramOpts::new("plumb_batch_rows", "Rows per batch handed to the sinks.")
@@ -320,18 +314,12 @@ impl Metrics {
                 "plumb_analysis_errors_total",
                 "Analysis runs of the collector that failed (the next run tries again).",
             ),
-            analysis_seconds: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new(
-                        "plumb_analysis_duration_seconds",
-                        "Time of one analysis run of the collector over its lookback window.",
-                    )
-                    .buckets(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-                )
-                .expect("valid histogram");
-                r.register(Box::new(h.clone())).expect("metric defined once");
-                h
-            },
+            analysis_seconds: histogram(
+                &r,
+                "plumb_analysis_duration_seconds",
+                "Time of one analysis run of the collector over its lookback window.",
+                vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
+            ),
             uplink_utilization: float_gauge_vec(
                 &r,
                 "plumb_uplink_utilization_ratio",
