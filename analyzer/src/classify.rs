@@ -3,20 +3,24 @@
 //! contention windows read the rollups. First match wins (docs/domain/nioc.md,
 //! "Classification"):
 //!
-//! 1. **VLAN**: the port group of the flow's VLAN gives its type. A port group whose
-//!    VMkernel adapters carry several services (vSAN and NFS on one storage vmk) is split
-//!    among them by port (rule 2), falling back to the port group's own type.
-//! 2. **VMkernel service ports**: vMotion TCP 8000, vSAN TCP 2233 and UDP 12321/12345/23451,
+//! 1. **Port identity**: a vDS record (one with interface attributes) whose ingress port
+//!    key is in a port group's `port_keys` belongs to that port group.
+//! 2. **VLAN**: the port group of the flow's VLAN gives its type.
+//!
+//!    In both, a port group whose VMkernel adapters carry several services (vSAN and NFS
+//!    on one storage vmk) is split among them by port (rule 3), falling back to the port
+//!    group's own type.
+//! 3. **VMkernel service ports**: vMotion TCP 8000, vSAN TCP 2233 and UDP 12321/12345/23451,
 //!    NFS 2049, iSCSI TCP 3260, FT 8100/8200/8300 and UDP 8301-8302, vSphere Replication
 //!    TCP 31031/44046, management TCP/UDP 902. Ports VMs use as much as hosts (443, 80)
 //!    are left to the other rules.
-//! 3. **VM port**: a vDS record whose ingress or egress port is a VM's access port
+//! 4. **VM port**: a vDS record whose ingress or egress port is a VM's access port
 //!    (interface attribute 0x02) is `virtualMachine`.
 //!
 //! Anything else is `unclassified`: a large share of it says the topology is incomplete.
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt8Array, UInt16Array};
-use arrow::datatypes::{UInt8Type, UInt16Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt8Array, UInt16Array, UInt32Array};
+use arrow::datatypes::{UInt8Type, UInt16Type, UInt32Type};
 use plumb_collector::packet::ip_protocol;
 use plumb_collector::schema::{ColumnKind, Label};
 
@@ -41,29 +45,41 @@ struct VlanRule {
 #[derive(Clone, Debug)]
 pub struct Classifier {
     vlans: Box<[VlanRule]>,
+    /// (first, last port key, the port group's rule), in the topology's order.
+    ports: Vec<(u32, u32, VlanRule)>,
 }
 
 impl Classifier {
     pub fn new(t: &Topology) -> Classifier {
         let mut vlans = vec![VlanRule::default(); VLANS].into_boxed_slice();
+        let mut ports = Vec::new();
         for g in &t.port_groups {
+            let own = VlanRule { class: Some(g.traffic), services: services(t, &g.name) };
+            for &[first, last] in &g.port_keys {
+                ports.push((first, last, own.clone()));
+            }
             let Some(vlan) = g.vlan.filter(|&v| (v as usize) < VLANS) else { continue };
             let rule = &mut vlans[vlan as usize];
             rule.class.get_or_insert(g.traffic);
-            for v in t.vmkernels.iter().filter(|v| v.port_group == g.name) {
-                for &s in &v.services {
-                    if !rule.services.contains(&s) {
-                        rule.services.push(s);
-                    }
+            for s in own.services {
+                if !rule.services.contains(&s) {
+                    rule.services.push(s);
                 }
             }
         }
-        Classifier { vlans }
+        Classifier { vlans, ports }
+    }
+
+    /// The port group rule of a vDS record's ingress port key.
+    fn by_port_key(&self, f: &FlowFacts) -> Option<&VlanRule> {
+        let key = f.in_if.filter(|_| f.in_if_attr.is_some())?;
+        self.ports.iter().find(|(first, last, _)| (*first..=*last).contains(&key)).map(|(_, _, r)| r)
     }
 
     /// The class of one flow; `None` is unclassified.
     pub fn class_of(&self, f: &FlowFacts) -> Option<TrafficClass> {
-        if let Some(rule) = f.vlan.and_then(|v| self.vlans.get(v as usize))
+        let by_vlan = || f.vlan.and_then(|v| self.vlans.get(v as usize));
+        if let Some(rule) = self.by_port_key(f).or_else(by_vlan)
             && let Some(class) = rule.class
         {
             if rule.services.len() > 1 {
@@ -99,11 +115,26 @@ impl Classifier {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FlowFacts {
     pub vlan: Option<u16>,
+    /// The ingress interface: a vDS port key in vDS records.
+    pub in_if: Option<u32>,
     pub protocol: Option<u8>,
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
     pub in_if_attr: Option<u16>,
     pub out_if_attr: Option<u16>,
+}
+
+/// The services of the VMkernel adapters on a port group.
+fn services(t: &Topology, port_group: &str) -> Vec<TrafficClass> {
+    let mut out = Vec::new();
+    for v in t.vmkernels.iter().filter(|v| v.port_group == port_group) {
+        for &s in &v.services {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    out
 }
 
 /// The VMkernel service a port belongs to, on either end of the flow.
@@ -133,6 +164,7 @@ fn service_port(protocol: Option<u8>, src: Option<u16>, dst: Option<u16>) -> Opt
 /// The columns of a `flows` batch the rules read.
 struct Columns<'a> {
     vlan: &'a UInt16Array,
+    in_if: &'a UInt32Array,
     protocol: &'a UInt8Array,
     src_port: &'a UInt16Array,
     dst_port: &'a UInt16Array,
@@ -145,6 +177,7 @@ impl<'a> Columns<'a> {
         let u16s = |name: &str| b.column_by_name(name)?.as_primitive_opt::<UInt16Type>();
         Some(Columns {
             vlan: u16s("vlan")?,
+            in_if: b.column_by_name("in_if")?.as_primitive_opt::<UInt32Type>()?,
             protocol: b.column_by_name("protocol")?.as_primitive_opt::<UInt8Type>()?,
             src_port: u16s("src_port")?,
             dst_port: u16s("dst_port")?,
@@ -162,6 +195,7 @@ impl<'a> Columns<'a> {
         }
         FlowFacts {
             vlan: get(self.vlan, i),
+            in_if: get(self.in_if, i),
             protocol: get(self.protocol, i),
             src_port: get(self.src_port, i),
             dst_port: get(self.dst_port, i),
@@ -206,6 +240,19 @@ mod tests {
         assert_eq!(class(facts(Some(99), 6, 443)), None, "a VLAN no port group has");
         let vm = FlowFacts { in_if_attr: Some(2), ..facts(None, 6, 443) };
         assert_eq!(class(vm), Some("virtualMachine"));
+    }
+
+    #[test]
+    fn a_vds_ingress_port_key_decides_before_the_vlan() {
+        let mut t = Topology::reference();
+        t.port_groups[1].port_keys = vec![[100, 131]];
+        let c = Classifier::new(&t);
+        let vds = |in_if| FlowFacts { in_if: Some(in_if), in_if_attr: Some(2), ..facts(Some(40), 6, 443) };
+        assert_eq!(c.class_of(&vds(120)), Some(TrafficClass::Vmotion), "port 120 is a vMotion port");
+        assert_eq!(c.class_of(&vds(200)), Some(TrafficClass::VirtualMachine), "outside: the VLAN");
+        // An ifIndex of another exporter (no vDS attributes) is not a port key.
+        let other = FlowFacts { in_if: Some(120), ..facts(Some(40), 6, 443) };
+        assert_eq!(c.class_of(&other), Some(TrafficClass::VirtualMachine));
     }
 
     #[test]

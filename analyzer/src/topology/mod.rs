@@ -109,6 +109,10 @@ pub struct PortGroup {
     /// The IP MTU of the guests or VMkernel adapters on it.
     pub mtu: u32,
     pub traffic: TrafficClass,
+    /// The vDS port keys of its ports, as inclusive ranges (`[[100, 131]]`): a vDS record
+    /// whose ingress port is one of them belongs to this port group, whatever its VLAN.
+    #[serde(default)]
+    pub port_keys: Vec<[u32; 2]>,
 }
 
 /// A VMkernel adapter: the host's own interface for management, vMotion, storage.

@@ -25,6 +25,7 @@ pub fn architecture() -> Topology {
         vlan: Some(vlan),
         mtu,
         traffic,
+        port_keys: Vec::new(),
     };
     let uplink = |name: &str| Uplink {
         name: name.into(),

@@ -96,12 +96,52 @@ fn names(t: &Topology, out: &mut Vec<Finding>) {
             );
         }
     }
+    port_keys(t, out);
     duplicates("switches", t.switches.iter().map(|s| s.name.clone()), out);
     duplicates("port_groups", t.port_groups.iter().map(|g| format!("{}/{}", g.switch, g.name)), out);
     duplicates("uplinks", t.uplinks.iter().map(|u| format!("{}/{}", u.switch, u.label())), out);
     duplicates("vmkernels", t.vmkernels.iter().map(|v| v.name.clone()), out);
     duplicates("overlays", t.overlays.iter().map(|o| o.name.clone()), out);
     duplicates("nioc", t.nioc.iter().map(|p| p.switch.clone()), out);
+}
+
+/// vDS port key ranges: first ≤ last, and no key in two port groups.
+fn port_keys(t: &Topology, out: &mut Vec<Finding>) {
+    let ranges: Vec<(usize, usize, u32, u32)> = t
+        .port_groups
+        .iter()
+        .enumerate()
+        .flat_map(|(i, g)| g.port_keys.iter().enumerate().map(move |(j, r)| (i, j, r[0], r[1])))
+        .collect();
+    for (k, &(i, j, first, last)) in ranges.iter().enumerate() {
+        let key = format!("topology.port_groups[{i}].port_keys[{j}]");
+        let name = &t.port_groups[i].name;
+        if first > last {
+            out.push(
+                invalid(
+                    "port_keys_reversed",
+                    Severity::Critical,
+                    format!("port group {name}"),
+                    vec![key.clone()],
+                )
+                .with(
+                    &[("first", first as f64), ("last", last as f64)],
+                    format!("the port key range [{first}, {last}] of {name} ends before it starts."),
+                    format!("write it as [{last}, {first}]"),
+                ),
+            );
+        }
+        if let Some(&(other, ..)) =
+            ranges[..k].iter().find(|&&(o, _, f, l)| o != i && first <= l && f <= last)
+        {
+            let other_name = &t.port_groups[other].name;
+            out.push(invalid("port_keys_overlap", Severity::Critical, format!("port group {name}"), vec![key]).with(
+                &[],
+                format!("port keys [{first}, {last}] of {name} overlap those of {other_name}: a port belongs to one port group."),
+                "correct the ranges from the vDS's port list".into(),
+            ));
+        }
+    }
 }
 
 /// Reports the second and later entries of a section that repeat a name.
@@ -364,6 +404,16 @@ mod tests {
         let mut t = Topology::reference();
         t.vmkernels[1].mtu = 1500;
         assert_eq!(rules(&t), ["vmkernel_mtu_below_port_group"]);
+    }
+
+    #[test]
+    fn port_key_ranges_are_ordered_and_apart() {
+        let mut t = Topology::reference();
+        t.port_groups[0].port_keys = vec![[0, 31]];
+        t.port_groups[1].port_keys = vec![[32, 63], [90, 80]];
+        assert_eq!(rules(&t), ["port_keys_reversed"]);
+        t.port_groups[1].port_keys = vec![[16, 40]];
+        assert_eq!(rules(&t), ["port_keys_overlap"]);
     }
 
     #[test]
