@@ -56,6 +56,7 @@ pub struct Metrics {
     pub capture_dropped: IntCounterVec,
     pub capture_flows: IntCounterVec,
     pub findings: IntCounterVec,
+    pub mtu_offload_suppressed: IntCounter,
     pub analysis_errors: IntCounter,
     pub analysis_seconds: Histogram,
     pub uplink_utilization: GaugeVec,
@@ -308,6 +309,12 @@ impl Metrics {
                 "Findings of the collector's analyzer (new ones, or ones whose evidence grew), by kind \
                  (mtu.blackhole, nioc.contention, ...) and severity (info, warning, critical).",
                 &["kind", "severity"],
+            ),
+            mtu_offload_suppressed: counter(
+                &r,
+                "plumb_mtu_offload_suppressed_total",
+                "Packets of captures and sFlow sampled headers taken for offload super-packets (GSO/TSO/GRO, \
+                 BIG TCP) and kept out of the MTU lengths, so they are never reported as oversize.",
             ),
             analysis_errors: counter(
                 &r,

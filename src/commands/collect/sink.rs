@@ -49,6 +49,7 @@ pub type StoreThread = JoinHandle<anyhow::Result<u64>>;
 pub fn emit(batch: TableBatch, sinks: &[Sink], metrics: &Metrics, label: &str, blocking: bool) {
     if batch.table == Table::Flows {
         metrics.batch_rows.with_label_values(&[label]).observe(batch.rows() as f64);
+        metrics.mtu_offload_suppressed.inc_by(column_sum(&batch.batch, "offload_packets"));
     }
     for s in sinks {
         if blocking {
@@ -57,6 +58,16 @@ pub fn emit(batch: TableBatch, sinks: &[Sink], metrics: &Metrics, label: &str, b
             s.offer(batch.clone(), metrics);
         }
     }
+}
+
+/// The sum of a UInt64 column (0 when it is missing or all null).
+fn column_sum(batch: &arrow::array::RecordBatch, name: &str) -> u64 {
+    use arrow::array::AsArray;
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_primitive_opt::<arrow::datatypes::UInt64Type>())
+        .and_then(arrow::compute::sum)
+        .unwrap_or(0)
 }
 
 /// Starts the store thread; it ends when every sender is gone, after a final flush and
@@ -112,5 +123,31 @@ fn record(metrics: &Metrics, r: &std::io::Result<FlushReport>) {
             metrics.store_flush_seconds.observe(r.seconds);
         }
         Err(_) => metrics.store_errors.inc(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plumb_collector::schema::{FlowBuilders, FlowRow};
+
+    #[test]
+    fn offload_packets_of_a_flow_batch_are_counted() {
+        let mut b = FlowBuilders::with_capacity(4);
+        for offload in [Some(3), None, Some(4)] {
+            let row = FlowRow {
+                time_received: Some(1),
+                exporter: Some([0; 16]),
+                source_kind: Some("pcap"),
+                offload_packets: offload,
+                ..FlowRow::default()
+            };
+            b.append(&row, []);
+        }
+        let metrics = Metrics::new(4);
+        emit(TableBatch::new(Table::Flows, b.finish()), &[], &metrics, "test", false);
+        assert_eq!(metrics.mtu_offload_suppressed.get(), 7);
+        let empty = FlowBuilders::with_capacity(1).finish();
+        assert_eq!(column_sum(&empty, "offload_packets"), 0);
     }
 }
