@@ -193,7 +193,46 @@ fn losses_sql(w: &Window) -> String {
 
 /// The contention findings of the window.
 pub async fn detect(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec<Finding>> {
-    Ok(minutes(ctx, t, w).await?.iter().filter_map(|(u, m)| finding(u, m)).collect())
+    Ok(findings(&minutes(ctx, t, w).await?))
+}
+
+/// A teammate this much less used than a contended uplink says the team does not spread
+/// the load (teaming pins flows to uplinks).
+pub const TEAM_IMBALANCE: f64 = 0.5;
+
+/// The contention findings of every uplink, each with its team's imbalance when an uplink
+/// of the same host and switch was far less used in the worst minute.
+pub fn findings(uplinks: &[(&Uplink, Vec<UplinkMinute>)]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, (u, minutes)) in uplinks.iter().enumerate() {
+        let (Some(mut f), Some(worst)) = (finding(u, minutes), worst(minutes)) else { continue };
+        let teammates = uplinks
+            .iter()
+            .enumerate()
+            .filter(|(j, (o, m))| *j != i && o.switch == u.switch && o.host == u.host && !m.is_empty());
+        let at_worst = |m: &[UplinkMinute]| {
+            m.iter().find(|x| x.minute_us == worst.minute_us).map_or(0.0, |x| x.utilisation)
+        };
+        let idlest = teammates.map(|(_, (o, m))| (o, at_worst(m))).min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((o, used)) = idlest.filter(|(_, used)| worst.utilisation - used > TEAM_IMBALANCE) {
+            f.evidence
+                .push(Evidence::new("idlest_teammate_utilisation_ratio", (used * 1000.0).round() / 1000.0));
+            f.explanation.push_str(&format!(
+                " Its teammate {} was only {:.0} % used then: the team pins flows to one uplink.",
+                o.label(),
+                used * 100.0
+            ));
+            let largest = worst.classes.iter().max_by(|a, b| a.measured_bps.total_cmp(&b.measured_bps));
+            f.fix = format!(
+                "let the team spread the load (route based on physical NIC load, or a failover order that puts {} on {}); or {}",
+                largest.map_or("the largest class", |c| c.class.as_str()),
+                o.label(),
+                f.fix
+            );
+        }
+        out.push(f);
+    }
+    out
 }
 
 /// Whether flows name this uplink: its interface index or vDS port key, from its exporter
@@ -218,9 +257,14 @@ fn sustained(minutes: &[UplinkMinute]) -> Vec<&UplinkMinute> {
 }
 
 /// The finding of an uplink's minutes, when contention lasted (3 of 5 minutes).
-pub fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
+/// The most used of the minutes that count towards a finding.
+fn worst(minutes: &[UplinkMinute]) -> Option<&UplinkMinute> {
+    sustained(minutes).into_iter().max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))
+}
+
+fn finding(u: &Uplink, minutes: &[UplinkMinute]) -> Option<Finding> {
     let sustained = sustained(minutes);
-    let worst = sustained.iter().max_by(|a, b| a.utilisation.total_cmp(&b.utilisation))?;
+    let worst = worst(minutes)?;
     let in_contention = minutes.iter().filter(|m| m.contention).count();
     let mut evidence = vec![
         Evidence::new("utilisation_ratio", (worst.utilisation * 1000.0).round() / 1000.0),
@@ -344,6 +388,29 @@ mod tests {
         let m = judge(&t, &u, 0, &c(8.0), 12);
         assert!(m.contention && m.losses == 12, "{m:#?}");
         assert!(!judge(&t, &u, 0, &c(6.0), 12).contention, "60 %: the losses are someone else's");
+    }
+
+    #[test]
+    fn an_idle_teammate_is_named_with_the_contention() {
+        let (t, u) = ten_gbe();
+        let mate = Uplink { name: "vmnic1".into(), ..u.clone() };
+        let busy: Vec<UplinkMinute> =
+            (0..3).map(|at| minute(&t, &u, at, &[("vmotion", 6.5), ("virtualMachine", 3.3)])).collect();
+        let idle: Vec<UplinkMinute> =
+            (0..3).map(|at| minute(&t, &mate, at, &[("virtualMachine", 0.8)])).collect();
+        let found = findings(&[(&u, busy.clone()), (&mate, idle)]);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].evidence("idlest_teammate_utilisation_ratio"), Some(0.08));
+        assert!(
+            found[0].explanation.contains("Its teammate vmnic1 was only 8 % used"),
+            "{}",
+            found[0].explanation
+        );
+        assert!(found[0].fix.starts_with("let the team spread the load"), "{}", found[0].fix);
+        // A teammate as busy: no imbalance to report.
+        let found = findings(&[(&u, busy.clone()), (&mate, busy)]);
+        assert_eq!(found.len(), 2);
+        assert!(found.iter().all(|f| f.evidence("idlest_teammate_utilisation_ratio").is_none()));
     }
 
     #[test]

@@ -102,8 +102,8 @@ async fn run_once(ctx: &AnalyzerContext, previous_us: Option<i64>) -> anyhow::Re
         g.reset();
     }
     ctx.metrics.nioc_class_state.reset();
+    found.extend(contention::findings(&uplinks));
     for (u, minutes) in &uplinks {
-        found.extend(contention::finding(u, minutes));
         // The minute still filling would read low: the gauges show the last whole one.
         publish(&ctx.metrics, u, minutes.iter().rev().find(|m| m.minute_us < current_minute));
     }
