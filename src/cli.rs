@@ -114,7 +114,8 @@ mtu.oversize_encap  tunnel packets larger than their overlay's underlay MTU ([to
 mtu.fragmentation   fragmented tunnel packets\n  \
 mtu.oversize_frame  packets above their port group's MTU intent (by VLAN)\n  \
 mtu.blackhole       TCP full-size segments resent without getting through, and no ICMP\n  \
-nioc.contention     an uplink at 90 % or more with classes competing, 3 of 5 minutes; each class's rate against its NIOC entitlement\n\n\
+nioc.contention     an uplink at 90 % or more with classes competing, 3 of 5 minutes; each class's rate against its NIOC entitlement\n  \
+nioc.reservation_at_risk  a class squeezed below its reservation during a contention\n\n\
 The topology's own problems (`plumb config check`) are reported too. The exit status is 1 when a finding is at or \
 above --fail-on, so a pipeline can gate on it. Offload super-packets (GSO/TSO) are kept out of the lengths.\n\n\
 Examples:\n    plumb analyze\n    plumb analyze --since 24h --format json\n    \

@@ -29,6 +29,8 @@ pub mod kind {
     pub const MTU_FRAGMENTATION: &str = "mtu.fragmentation";
     /// An uplink saturated by classes competing for it, minute after minute.
     pub const NIOC_CONTENTION: &str = "nioc.contention";
+    /// A class below its reservation under contention, with signs that it wanted more.
+    pub const NIOC_RESERVATION_AT_RISK: &str = "nioc.reservation_at_risk";
 }
 
 /// How bad a finding is; `--fail-on` compares against it.

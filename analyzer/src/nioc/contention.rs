@@ -230,9 +230,82 @@ pub fn findings(uplinks: &[(&Uplink, Vec<UplinkMinute>)]) -> Vec<Finding> {
                 f.fix
             );
         }
+        out.extend(at_risk(u, minutes, worst));
         out.push(f);
     }
     out
+}
+
+/// Minutes before the worst one whose median a class's rate is compared with.
+const HISTORY: usize = 15;
+/// A class below its reservation fell this far under its median...
+const FELL: f64 = 0.7;
+
+/// `nioc.reservation_at_risk`: in the worst minute of a contention, a class below its
+/// reservation with evidence that it wanted more: it fell below 70 % of its median of the
+/// previous minutes while another class grew above its own, or the uplink lost packets.
+fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Finding> {
+    let before: Vec<&UplinkMinute> =
+        minutes.iter().filter(|m| m.minute_us < worst.minute_us).rev().take(HISTORY).collect();
+    let median_of = |class: &str| -> Option<f64> {
+        let mut v: Vec<f64> = before
+            .iter()
+            .map(|m| m.classes.iter().find(|c| c.class == class).map_or(0.0, |c| c.measured_bps))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| v[v.len() / 2])
+    };
+    let grew = worst.classes.iter().find(|c| median_of(&c.class).is_some_and(|m| c.measured_bps > m / FELL));
+    worst
+        .classes
+        .iter()
+        .filter(|c| c.below_reservation)
+        .filter_map(|c| {
+            let median = median_of(&c.class);
+            let fell = median.filter(|&m| c.measured_bps < FELL * m);
+            let squeezed = fell.is_some() && grew.is_some_and(|g| g.class != c.class);
+            if !squeezed && worst.losses == 0 {
+                return None;
+            }
+            let mut evidence = vec![Evidence::new("measured_bps", c.measured_bps.round())];
+            if let Some(m) = median {
+                evidence.push(Evidence::new("median_before_bps", m.round()));
+            }
+            if worst.losses > 0 {
+                evidence.push(Evidence::new("packets_lost", worst.losses as f64));
+            }
+            let why = match grew.filter(|_| squeezed) {
+                Some(g) => format!(
+                    "it fell to {:.2} Gbps from a median of {:.2} while {} grew",
+                    c.measured_bps / 1e9,
+                    median.unwrap_or(0.0) / 1e9,
+                    g.class
+                ),
+                None => format!("the uplink lost {} packets for want of room", worst.losses),
+            };
+            Some(Finding {
+                kind: kind::NIOC_RESERVATION_AT_RISK,
+                rule: "below_reservation_under_contention",
+                severity: Severity::Critical,
+                subject: format!("{} on uplink {}", c.class, u.label()),
+                keys: Vec::new(),
+                evidence,
+                explanation: format!(
+                    "{} got {:.2} Gbps on {} while the uplink was {:.0} % used, below what its reservation promises, and it wanted more: {why}.",
+                    c.class,
+                    c.measured_bps / 1e9,
+                    u.label(),
+                    worst.utilisation * 100.0
+                ),
+                fix: format!(
+                    "check that NIOC on {} really holds the reservation for {} (vCenter refuses reservations above 75 % of the slowest uplink), and move the class that grew elsewhere",
+                    u.switch, c.class
+                ),
+                first_us: Some(worst.minute_us),
+                last_us: Some(worst.minute_us + MINUTE_US),
+            })
+        })
+        .collect()
 }
 
 /// Whether flows name this uplink: its interface index or vDS port key, from its exporter
@@ -411,6 +484,28 @@ mod tests {
         let found = findings(&[(&u, busy.clone()), (&mate, busy)]);
         assert_eq!(found.len(), 2);
         assert!(found.iter().all(|f| f.evidence("idlest_teammate_utilisation_ratio").is_none()));
+    }
+
+    #[test]
+    fn a_class_squeezed_below_its_reservation_is_at_risk() {
+        let (t, u) = ten_gbe();
+        // vSAN (3 Gbps reserved) steady at 4, then squeezed to 2 by a vMotion burst.
+        let mut m: Vec<UplinkMinute> =
+            (0..6).map(|at| minute(&t, &u, at, &[("vsan", 4.0), ("vmotion", 2.0)])).collect();
+        m.extend((6..9).map(|at| minute(&t, &u, at, &[("vsan", 2.0), ("vmotion", 7.5)])));
+        let found = findings(&[(&u, m)]);
+        let risk: Vec<_> = found.iter().filter(|f| f.kind == "nioc.reservation_at_risk").collect();
+        assert_eq!(risk.len(), 1, "{found:#?}");
+        assert_eq!(
+            (risk[0].subject.as_str(), risk[0].severity),
+            ("vsan on uplink vmnic0", Severity::Critical)
+        );
+        assert_eq!(risk[0].evidence("median_before_bps"), Some(4e9));
+        assert!(risk[0].explanation.contains("while vmotion grew"), "{}", risk[0].explanation);
+        // Always at 2: below its reservation, but no sign it wanted more.
+        let steady: Vec<UplinkMinute> =
+            (0..9).map(|at| minute(&t, &u, at, &[("vsan", 2.0), ("vmotion", 7.5)])).collect();
+        assert!(findings(&[(&u, steady)]).iter().all(|f| f.kind != "nioc.reservation_at_risk"));
     }
 
     #[test]
