@@ -106,7 +106,7 @@ Example:\n    plumb compact --data ./data"
     Compact(CompactArgs),
     /// Find MTU problems and NIOC contention in the store: frag-needed, DF drops, oversize tunnel packets, black holes, saturated uplinks.
     #[command(
-        long_about = "Read the store over a window and report what explains vanishing large packets, each finding \
+        long_about = "Read the store over a window and report what explains vanishing large packets and starved uplinks, each finding \
 with what, where, the numbers and the fix:\n\n  \
 mtu.frag_needed     a hop sent ICMP fragmentation-needed / Packet Too Big (the path's MTU)\n  \
 mtu.df_drop         a device dropped packets for their size and said so (sFlow reasons 4/262, IPFIX forwardingStatus 133)\n  \
