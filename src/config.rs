@@ -246,14 +246,11 @@ impl Config {
         if self.collector.workers == 0 || self.collector.workers > 64 {
             return Err("collector.workers must be between 1 and 64".into());
         }
-        if self.analyzer.interval_secs == 0 || self.analyzer.lookback_secs < 60 {
-            return Err(
-                "analyzer: interval_secs must be at least 1 and lookback_secs at least 60 (one rollup minute)"
-                    .into(),
-            );
+        if self.analyzer.interval_secs == 0 || !(60..=7 * 86_400).contains(&self.analyzer.lookback_secs) {
+            return Err("analyzer: interval_secs must be at least 1 and lookback_secs between 60 (one rollup minute) and 604800 (a week)".into());
         }
-        if self.collector.batch_rows == 0 {
-            return Err("collector.batch_rows must be at least 1".into());
+        if self.collector.batch_rows == 0 || self.collector.batch_rows > 1 << 20 {
+            return Err("collector.batch_rows must be between 1 and 1048576".into());
         }
         if self.collector.queue_batches == 0 {
             return Err("collector.queue_batches must be at least 1".into());

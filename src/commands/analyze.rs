@@ -70,7 +70,7 @@ fn since(text: &str, now_us: i64) -> Result<Option<i64>> {
     if unit_secs == 0 || n <= 0 {
         bail!("--since {text:?}: give a number with s, m, h or d (90s, 15m, 6h, 7d), or `all`");
     }
-    Ok(Some(now_us.saturating_sub(n.saturating_mul(unit_secs).saturating_mul(1_000_000))))
+    Ok(Some(now_us.saturating_sub(n.saturating_mul(unit_secs).saturating_mul(1_000_000)).max(0)))
 }
 
 #[cfg(test)]

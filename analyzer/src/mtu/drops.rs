@@ -16,7 +16,7 @@ const FORWARDING_DROPPED_DF: u8 = 0x85;
 pub async fn df_drops(ctx: &SessionContext, w: &Window) -> Result<Vec<Finding>> {
     let notified = format!(
         "SELECT ip_to_string(agent) AS device, in_if, out_if, reason, count(*) AS packets, \
-                max(suppressed) AS suppressed, max(ip_len) AS ip_len, \
+                max(suppressed) - min(suppressed) AS suppressed, max(ip_len) AS ip_len, \
                 min(time_received) AS first, max(time_received) AS last \
          FROM drops WHERE reason_code IN (4, 262) AND {} \
          GROUP BY 1, 2, 3, 4 ORDER BY packets DESC LIMIT 200",

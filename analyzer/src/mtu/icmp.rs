@@ -42,14 +42,26 @@ pub async fn frag_needed(ctx: &SessionContext, w: &Window) -> Result<(Vec<Findin
                 "{hop} could not forward packets from {sender} larger than {mtu} bytes (DF set) and said so {messages} time{}: the path's MTU is {mtu}. Path MTU discovery recovers where the message reaches the sender; where a firewall drops it, TCP stalls.",
                 if messages == 1 { "" } else { "s" }
             ),
-            fix: format!(
-                "if {mtu} is not the MTU intended after {hop}, raise that link's MTU; if it is, lower the senders' MTU or clamp the TCP MSS to {} on this path",
-                mtu - header
-            ),
+            fix: if mtu > header {
+                format!(
+                    "if {mtu} is not the MTU intended after {hop}, raise that link's MTU; if it is, lower the senders' MTU or clamp the TCP MSS to {} on this path",
+                    mtu - header
+                )
+            } else {
+                format!("{hop} reports an MTU of {mtu}, which no link has: check who sends these ICMP messages")
+            },
             first_us: r.int("first"),
             last_us: r.int("last"),
         });
-        senders.push(sender);
+    }
+    // Every sender that was told, not only those of the findings listed.
+    let told = format!(
+        "SELECT DISTINCT ip_to_string(COALESCE(inner_dst_addr, dst_addr)) AS sender FROM flows \
+         WHERE icmp_mtu IS NOT NULL AND {}",
+        w.predicate()
+    );
+    for r in query(ctx, &told).await? {
+        senders.push(r.name("sender"));
     }
     Ok((findings, senders))
 }

@@ -79,10 +79,14 @@ fn oversize(r: &Row, o: &Overlay) -> Option<Finding> {
             o.name
         ),
         fix: format!(
-            "lower the MTU inside {} to {} (or clamp the TCP MSS to {}), or raise the underlay MTU to at least {outer}",
+            "lower the MTU inside {} to {}{}, or raise the underlay MTU to at least {outer}",
             o.name,
             underlay - overhead,
-            underlay - overhead - 40
+            if underlay - overhead > 40 {
+                format!(" (or clamp the TCP MSS to {})", underlay - overhead - 40)
+            } else {
+                String::new()
+            }
         ),
         first_us: r.int("first"),
         last_us: r.int("last"),

@@ -180,7 +180,7 @@ fn losses_sql(w: &Window) -> String {
     format!(
         "SELECT minute, agent, interface, sum(d) AS losses FROM ( \
            SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, if_index AS interface, \
-                  CAST(out_discards AS BIGINT) - CAST(lag(out_discards) OVER (PARTITION BY agent, if_index ORDER BY time_received) AS BIGINT) AS d \
+                  TRY_CAST(out_discards AS BIGINT) - TRY_CAST(lag(out_discards) OVER (PARTITION BY agent, sub_agent, source_index, if_index ORDER BY time_received) AS BIGINT) AS d \
            FROM interface_counters WHERE {} \
          ) WHERE d > 0 GROUP BY 1, 2, 3 \
          UNION ALL \
@@ -209,11 +209,12 @@ pub fn findings(uplinks: &[(&Uplink, Vec<UplinkMinute>)]) -> Vec<Finding> {
         let teammates = uplinks
             .iter()
             .enumerate()
-            .filter(|(j, (o, m))| *j != i && o.switch == u.switch && o.host == u.host && !m.is_empty());
-        let at_worst = |m: &[UplinkMinute]| {
-            m.iter().find(|x| x.minute_us == worst.minute_us).map_or(0.0, |x| x.utilisation)
-        };
-        let idlest = teammates.map(|(_, (o, m))| (o, at_worst(m))).min_by(|a, b| a.1.total_cmp(&b.1));
+            .filter(|(j, (o, _))| *j != i && o.switch == u.switch && o.host == u.host);
+        // A teammate with no row in that minute may be an exporter gap, not an idle link.
+        let at_worst =
+            |m: &[UplinkMinute]| m.iter().find(|x| x.minute_us == worst.minute_us).map(|x| x.utilisation);
+        let idlest =
+            teammates.filter_map(|(_, (o, m))| Some((o, at_worst(m)?))).min_by(|a, b| a.1.total_cmp(&b.1));
         if let Some((o, used)) = idlest.filter(|(_, used)| worst.utilisation - used > TEAM_IMBALANCE) {
             f.evidence
                 .push(Evidence::new("idlest_teammate_utilisation_ratio", (used * 1000.0).round() / 1000.0));

@@ -194,7 +194,7 @@ fn mtus(t: &Topology, out: &mut Vec<Finding>) {
     for (si, s) in t.switches.iter().enumerate() {
         let Some(frame) = s.frame_size else { continue };
         let tagged = t.port_groups.iter().any(|g| g.switch == s.name && g.vlan.is_some());
-        let need = s.mtu + FRAME_OVERHEAD + if tagged { VLAN_TAG } else { 0 };
+        let need = s.mtu.saturating_add(FRAME_OVERHEAD + if tagged { VLAN_TAG } else { 0 });
         if frame < need {
             let keys =
                 vec![format!("topology.switches[{si}].frame_size"), format!("topology.switches[{si}].mtu")];
@@ -210,7 +210,7 @@ fn mtus(t: &Topology, out: &mut Vec<Finding>) {
 fn overlays(t: &Topology, out: &mut Vec<Finding>) {
     for (i, o) in t.overlays.iter().enumerate() {
         let overhead = o.overhead();
-        let need = o.inner_mtu + overhead;
+        let need = o.inner_mtu.saturating_add(overhead);
         if need <= o.underlay_mtu {
             continue;
         }
@@ -286,7 +286,7 @@ fn nioc(t: &Topology, i: usize, p: &NiocPolicy, out: &mut Vec<Finding>) {
 
 /// The 75 % rule: vCenter refuses reservations above 75 % of the slowest counted adapter.
 fn reservations(t: &Topology, i: usize, p: &NiocPolicy, out: &mut Vec<Finding>) {
-    let reserved: u64 = p.traffic.iter().map(|a| a.reservation_mbps).sum();
+    let reserved: u64 = p.traffic.iter().fold(0u64, |sum, a| sum.saturating_add(a.reservation_mbps));
     if reserved == 0 {
         return;
     }

@@ -27,6 +27,11 @@ pub struct AnalyzerContext {
     pub topology: Topology,
     pub interval: Duration,
     pub lookback: Duration,
+    /// How long before a run a row may have been received and still not be in the store:
+    /// a captured flow is written when it ends (its receive time is its last packet), then
+    /// waits for the batch and the flush. Rows this much older than the previous run are
+    /// read again.
+    pub overlap: Duration,
     pub metrics: Arc<Metrics>,
     pub sinks: Vec<Sink>,
     pub shutdown: Arc<AtomicBool>,
@@ -82,17 +87,15 @@ pub fn spawn(ctx: AnalyzerContext) -> std::io::Result<JoinHandle<()>> {
     })
 }
 
-/// Rows received this long before the previous run are read again: they may have waited
-/// in a worker's batch or the store's buffer when it ran.
-const OVERLAP: Duration = Duration::from_secs(30);
-
 /// One run. The MTU detectors read the raw flows received since the previous run (with
-/// an overlap), so a run costs about a minute of flows; contention reads the per-minute
+/// the overlap), so a run costs a minute or two of flows; contention reads the per-minute
 /// rollups of the whole lookback, which its 3-of-5 rule needs and which are small.
 async fn run_once(ctx: &AnalyzerContext, previous_us: Option<i64>) -> anyhow::Result<Vec<Finding>> {
     let now = crate::commands::now_us();
     let lookback = now - ctx.lookback.as_micros() as i64;
-    let recent = previous_us.map_or(lookback, |p| (p - OVERLAP.as_micros() as i64).max(lookback));
+    let recent = previous_us.map_or(lookback, |p| (p - ctx.overlap.as_micros() as i64).max(lookback));
+    // Held for the run, as `plumb analyze` does: the compactor does not swap files under it.
+    let _guard = plumb_store::read_guard(&ctx.data)?;
     let session = query::session::open(&ctx.data).await?;
     let mut found = mtu::detect(&session, &ctx.topology, &Window { since_us: Some(recent) }).await?;
     let uplinks = contention::minutes(&session, &ctx.topology, &Window { since_us: Some(lookback) }).await?;

@@ -151,6 +151,12 @@ pub fn run(a: CollectArgs) -> Result<()> {
             topology: cfg.topology(),
             interval: Duration::from_secs(cfg.analyzer.interval_secs),
             lookback: Duration::from_secs(cfg.analyzer.lookback_secs),
+            overlap: Duration::from_secs(
+                cfg.capture.active_timeout_secs.max(cfg.capture.idle_timeout_secs)
+                    + cfg.collector.batch_interval_ms / 1000
+                    + cfg.store.flush_interval_secs
+                    + 30,
+            ),
             metrics: metrics.clone(),
             sinks: sinks.clone(),
             shutdown: shutdown.clone(),
