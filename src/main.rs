@@ -1,6 +1,5 @@
 //! The `plumb` binary: parse the command line and hand over to a subcommand.
 
-mod allocator;
 mod cli;
 mod commands;
 mod config;
@@ -10,7 +9,7 @@ mod synth;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    allocator::keep_freed_memory();
+    plumb_collector::batch_memory::keep_freed_memory();
     let cli = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("PLUMB_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -356,7 +356,9 @@ fn bench_sflow(
 }
 
 fn bench(c: &mut Criterion) {
-    keep_freed_memory();
+    // As the collector's binary starts: freed batches stay in the process, so the next batch
+    // does not fault its pages back in (a tenth of the sFlow switch datagram's time).
+    plumb_collector::batch_memory::keep_freed_memory();
     let exporter = addr::parse_text("192.0.2.1").unwrap();
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(RECORDS as u64));
@@ -421,18 +423,6 @@ fn bench(c: &mut Criterion) {
     });
     bench_sflow(&mut g, exporter);
     g.finish();
-}
-
-/// The allocator settings the collector's binary starts with (`src/allocator.rs`): freed
-/// batches stay in the process, so the next batch does not fault its pages back in. A
-/// bench without them times the kernel's page zeroing, not the decoder (a tenth of the
-/// sFlow switch datagram's time).
-fn keep_freed_memory() {
-    // SAFETY: mallopt only changes allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-    }
 }
 
 criterion_group!(benches, bench);

@@ -5,8 +5,10 @@
 //! - [`packet`]: zero-copy headers and the walk through tunnels to the inner packet.
 //! - [`pcap`]: reading pcap/pcapng files.
 //! - [`listen`]: UDP listeners with batched receive.
+//! - [`batch_memory`]: the allocator settings that keep freed batches in the process.
 
 pub mod addr;
+pub mod batch_memory;
 pub mod listen;
 pub mod netflow;
 pub mod packet;
