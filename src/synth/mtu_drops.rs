@@ -6,13 +6,11 @@
 
 use std::net::Ipv4Addr;
 
+use plumb_collector::sflow::drop_reason::{PKT_TOO_BIG, forwarding_status};
+
 /// The sFlow agent and the IPFIX exporter.
 pub const SFLOW_AGENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 21);
 pub const IPFIX_EXPORTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 22);
-/// sFlow drop reason `pkt_too_big` (the sFlow drop-notification reason table).
-pub const PKT_TOO_BIG: u32 = 262;
-/// forwardingStatus: dropped (0b10), reason 5: fragmentation needed and DF set.
-pub const DROPPED_DF: u8 = 0x85;
 const TEMPLATE: u16 = 256;
 
 fn words(out: &mut Vec<u8>, w: &[u32]) {
@@ -67,7 +65,8 @@ pub fn ipfix_drop(sequence: u32, now_s: u32) -> Vec<u8> {
     data.extend([10, 0, 0, 1, 10, 0, 0, 2]);
     data.extend(15_000u64.to_be_bytes());
     data.extend(10u64.to_be_bytes());
-    data.push(DROPPED_DF);
+    // forwardingStatus 133: dropped, fragmentation needed and DF set.
+    data.push(forwarding_status(PKT_TOO_BIG));
     data.extend(4u32.to_be_bytes());
     let mut m = Vec::new();
     m.extend(10u16.to_be_bytes());

@@ -7,6 +7,7 @@
 
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
+use plumb_collector::packet::ip_protocol;
 
 use crate::findings::{Evidence, Finding, Severity, kind};
 use crate::rows::{Row, Window, query};
@@ -25,8 +26,9 @@ pub async fn stalls(ctx: &SessionContext, w: &Window, told: &[String]) -> Result
                 sum(full_size_retransmits) AS resends, sum(packets) AS packets, \
                 max(max_ip_len) AS outer_len, max(max_inner_ip_len) AS inner_len, \
                 min(time_received) AS first, max(time_received) AS last \
-         FROM flows WHERE full_size_retransmits > 0 AND COALESCE(inner_protocol, protocol) = 6 AND {} \
+         FROM flows WHERE full_size_retransmits > 0 AND COALESCE(inner_protocol, protocol) = {} AND {} \
          GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY resends DESC LIMIT 1000",
+        ip_protocol::TCP,
         w.predicate()
     );
     let rows = query(ctx, &sql).await?;

@@ -7,18 +7,17 @@
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use plumb_collector::sflow::drop_reason::{FRAG_NEEDED, PKT_TOO_BIG, forwarding_status};
+
 use crate::findings::{Evidence, Finding, Severity, kind};
 use crate::rows::{Row, Window, query};
-
-/// forwardingStatus: dropped (0b10), reason 5: fragmentation needed and DF set.
-const FORWARDING_DROPPED_DF: u8 = 0x85;
 
 pub async fn df_drops(ctx: &SessionContext, w: &Window) -> Result<Vec<Finding>> {
     let notified = format!(
         "SELECT ip_to_string(agent) AS device, in_if, out_if, reason, count(*) AS packets, \
                 max(suppressed) - min(suppressed) AS suppressed, max(ip_len) AS ip_len, \
                 min(time_received) AS first, max(time_received) AS last \
-         FROM drops WHERE reason_code IN (4, 262) AND {} \
+         FROM drops WHERE reason_code IN ({FRAG_NEEDED}, {PKT_TOO_BIG}) AND {} \
          GROUP BY 1, 2, 3, 4 ORDER BY packets DESC LIMIT 200",
         w.predicate()
     );
@@ -26,8 +25,10 @@ pub async fn df_drops(ctx: &SessionContext, w: &Window) -> Result<Vec<Finding>> 
         "SELECT ip_to_string(exporter) AS device, in_if, out_if, 'forwardingStatus 133' AS reason, \
                 sum(packets) AS packets, max(max_ip_len) AS ip_len, \
                 min(time_received) AS first, max(time_received) AS last \
-         FROM flows WHERE forwarding_status = {FORWARDING_DROPPED_DF} AND {} \
+         FROM flows WHERE forwarding_status = {} AND {} \
          GROUP BY 1, 2, 3 ORDER BY packets DESC LIMIT 200",
+        // forwardingStatus 133: dropped, fragmentation needed and DF set.
+        forwarding_status(PKT_TOO_BIG),
         w.predicate()
     );
     let mut out: Vec<Finding> =

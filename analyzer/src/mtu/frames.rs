@@ -5,6 +5,7 @@
 
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
+use plumb_collector::packet::ip_protocol;
 
 use crate::findings::{Evidence, Finding, Severity, kind};
 use crate::rows::{Window, query};
@@ -29,7 +30,7 @@ pub async fn oversize(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<
         let (Some(vlan), Some(len)) = (r.int("vlan"), r.int("len")) else { continue };
         let Some(g) = t.port_groups.iter().find(|g| g.vlan.map(i64::from) == Some(vlan)) else { continue };
         let mtu = g.mtu as i64;
-        let tcp = r.int("protocol") == Some(6);
+        let tcp = r.int("protocol") == Some(ip_protocol::TCP as i64);
         if len <= mtu || (tcp && len > mtu + OFFLOAD_MARGIN) {
             continue;
         }

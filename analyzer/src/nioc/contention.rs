@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use plumb_collector::sflow::drop_reason::CONGESTION;
+
 use super::entitlement::{Claim, given_use, proportional};
 use crate::findings::{Evidence, Finding, Severity, kind};
 use crate::rows::{Window, query};
@@ -185,8 +187,9 @@ fn losses_sql(w: &Window) -> String {
          ) WHERE d > 0 GROUP BY 1, 2, 3 \
          UNION ALL \
          SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, out_if AS interface, count(*) AS losses \
-         FROM drops WHERE reason_code IN (259, 260, 261, 287) AND {} GROUP BY 1, 2, 3",
+         FROM drops WHERE reason_code IN ({}) AND {} GROUP BY 1, 2, 3",
         w.predicate(),
+        CONGESTION.map(|c| c.to_string()).join(", "),
         w.predicate()
     )
 }

@@ -131,6 +131,8 @@ pub const OTHER: &str = "other";
 /// The path-MTU reasons: ICMP "fragmentation needed" and "packet too big".
 pub const FRAG_NEEDED: u32 = 4;
 pub const PKT_TOO_BIG: u32 = 262;
+/// The congestion reasons: `no_buffer_space`, `red`, `traffic_shaping`, `unknown_buffer`.
+pub const CONGESTION: [u32; 4] = [259, 260, 261, 287];
 
 /// IPFIX forwardingStatus (IE 89, RFC 7270 reason codes) for a drop reason, so that sFlow
 /// drops and IPFIX drops share one column. The mapping loses detail (259, 287 and most
