@@ -3,14 +3,21 @@
 //! docs/domain/packets.md, "Encapsulation overhead"). The outer Ethernet header, tags and
 //! FCS are link framing, counted against a port's frame size, not against the IP MTU.
 
+use plumb_collector::packet;
 use serde::{Deserialize, Serialize};
 
-/// Outer IPv4 and IPv6 header lengths.
-const IPV4: u32 = 20;
-const IPV6: u32 = 40;
-const UDP: u32 = 8;
-const ETHERNET: u32 = 14;
-const VLAN_TAG: u32 = 4;
+// The header lengths, from the packet layer that reads them.
+const IPV4: u32 = packet::ipv4::HEADER_LEN as u32;
+const IPV6: u32 = packet::ipv6::HEADER_LEN as u32;
+const UDP: u32 = packet::udp::HEADER_LEN as u32;
+const ETHERNET: u32 = packet::ethernet::HEADER_LEN as u32;
+const VLAN_TAG: u32 = packet::ethernet::TAG_LEN as u32;
+/// VXLAN's header, and GENEVE's before its options.
+const VXLAN: u32 = packet::vxlan::HEADER_LEN as u32;
+const GENEVE: u32 = packet::geneve::HEADER_LEN as u32;
+/// GRE without options, and its key field.
+const GRE: u32 = packet::gre::HEADER_LEN as u32;
+const GRE_KEY: u32 = 4;
 /// The frame around an IP packet of the MTU: Ethernet header and FCS.
 pub const FRAME_OVERHEAD: u32 = ETHERNET + 4;
 
@@ -62,11 +69,10 @@ pub fn overhead(e: Encapsulation, d: EncapDetails) -> u32 {
     let ip = if d.underlay_v6 { IPV6 } else { IPV4 };
     let inner_frame = ETHERNET + if d.inner_vlan { VLAN_TAG } else { 0 };
     match e {
-        // 8-byte VXLAN / GENEVE base header.
-        Encapsulation::Vxlan => ip + UDP + 8 + inner_frame,
-        Encapsulation::Geneve => ip + UDP + 8 + d.options_bytes + inner_frame,
+        Encapsulation::Vxlan => ip + UDP + VXLAN + inner_frame,
+        Encapsulation::Geneve => ip + UDP + GENEVE + d.options_bytes + inner_frame,
         Encapsulation::Gre => {
-            let header = 4 + if d.gre_key { 4 } else { 0 };
+            let header = GRE + if d.gre_key { GRE_KEY } else { 0 };
             ip + header + if d.gre_ethernet { inner_frame } else { 0 }
         }
         Encapsulation::Ipip => ip,
