@@ -2,7 +2,9 @@
 //! numbers as `i64` whatever their width, text as `String`, timestamps as µs since the
 //! epoch.
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::error::Result;
@@ -33,37 +35,58 @@ impl Window {
 
 /// Runs `sql` and returns its rows.
 pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<Row>> {
-    let batches = query::run(ctx, sql).await?;
     let mut rows = Vec::new();
-    for b in batches {
-        for i in 0..b.num_rows() {
-            rows.push(Row { batch: b.clone(), index: i });
-        }
+    for b in query::run(ctx, sql).await? {
+        let columns = Arc::new(Columns::of(&b));
+        rows.extend((0..b.num_rows()).map(|index| Row { columns: columns.clone(), index }));
     }
     Ok(rows)
 }
 
+/// A result batch's columns, each cast once: text columns as text, the others (numbers,
+/// timestamps) as `i64` where they cast.
+struct Columns {
+    names: Vec<String>,
+    ints: Vec<Option<Int64Array>>,
+    texts: Vec<Option<StringArray>>,
+}
+
+impl Columns {
+    fn of(b: &RecordBatch) -> Columns {
+        let mut c = Columns { names: Vec::new(), ints: Vec::new(), texts: Vec::new() };
+        for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+            c.names.push(field.name().clone());
+            let text = matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
+            let as_text = text.then(|| cast(col, &DataType::Utf8).ok()).flatten();
+            c.texts.push(as_text.map(|a| a.as_string::<i32>().clone()));
+            let as_int = (!text).then(|| cast(col, &DataType::Int64).ok()).flatten();
+            c.ints.push(as_int.map(|a| a.as_primitive::<Int64Type>().clone()));
+        }
+        c
+    }
+
+    fn at(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+}
+
 /// One result row.
 pub struct Row {
-    batch: RecordBatch,
+    columns: Arc<Columns>,
     index: usize,
 }
 
 impl Row {
     /// An integer or timestamp column; none when null or missing.
     pub fn int(&self, name: &str) -> Option<i64> {
-        let col = self.batch.column_by_name(name)?.slice(self.index, 1);
-        let col = cast(&col, &DataType::Int64).ok()?;
-        let col = col.as_primitive::<Int64Type>();
-        col.is_valid(0).then(|| col.value(0))
+        let col = self.columns.ints[self.columns.at(name)?].as_ref()?;
+        col.is_valid(self.index).then(|| col.value(self.index))
     }
 
     /// A text column (addresses come as text from the query layer).
     pub fn text(&self, name: &str) -> Option<String> {
-        let col = self.batch.column_by_name(name)?.slice(self.index, 1);
-        let col = cast(&col, &DataType::Utf8).ok()?;
-        let col = col.as_string::<i32>();
-        col.is_valid(0).then(|| col.value(0).to_string())
+        let col = self.columns.texts[self.columns.at(name)?].as_ref()?;
+        col.is_valid(self.index).then(|| col.value(self.index).to_string())
     }
 
     /// Text, or `?` when unknown: for explanations.

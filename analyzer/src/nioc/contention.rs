@@ -136,10 +136,18 @@ pub async fn minutes<'t>(
     if identified.is_empty() {
         return Ok(Vec::new());
     }
+    // Only the identified uplinks' interfaces: the rest of the rollup is not read.
+    let interfaces: Vec<String> = identified
+        .iter()
+        .flat_map(|u| u.if_index.into_iter().chain(u.port_key))
+        .map(|n| n.to_string())
+        .collect();
+    let interfaces = interfaces.join(", ");
     let sql = format!(
         "SELECT minute, ip_to_string(exporter) AS exporter, interface, COALESCE(traffic_class, 'unclassified') AS class, \
                 sum(bytes) AS bytes, sum(packets) AS packets \
-         FROM interfaces_1m WHERE direction = 'out' AND (source = 'flows' OR source IS NULL) AND {} \
+         FROM interfaces_1m WHERE direction = 'out' AND (source = 'flows' OR source IS NULL) \
+           AND interface IN ({interfaces}) AND {} \
          GROUP BY 1, 2, 3, 4 ORDER BY 1",
         w.predicate_on("minute")
     );
@@ -156,7 +164,7 @@ pub async fn minutes<'t>(
         seen.entry((u, minute)).or_default().push((r.name("class"), bits / 60.0));
     }
     let mut lost: BTreeMap<(usize, i64), u64> = BTreeMap::new();
-    for r in query(ctx, &losses_sql(w)).await? {
+    for r in query(ctx, &losses_sql(w, &interfaces)).await? {
         let (Some(minute), Some(interface)) = (r.int("minute"), r.int("interface")) else { continue };
         let agent = r.text("agent");
         let Some(u) = identified.iter().position(|u| names(u, agent.as_deref(), interface)) else { continue };
@@ -178,16 +186,16 @@ pub async fn minutes<'t>(
 /// Per (minute, agent, interface): the growth of the interface's outbound discards
 /// between consecutive counter samples, and the congestion drop notifications (sFlow
 /// `no_buffer_space` 259, `red` 260, `traffic_shaping` 261, and 287) leaving by it.
-fn losses_sql(w: &Window) -> String {
+fn losses_sql(w: &Window, interfaces: &str) -> String {
     format!(
         "SELECT minute, agent, interface, sum(d) AS losses FROM ( \
            SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, if_index AS interface, \
                   TRY_CAST(out_discards AS BIGINT) - TRY_CAST(lag(out_discards) OVER (PARTITION BY agent, sub_agent, source_index, if_index ORDER BY time_received) AS BIGINT) AS d \
-           FROM interface_counters WHERE {} \
+           FROM interface_counters WHERE if_index IN ({interfaces}) AND {} \
          ) WHERE d > 0 GROUP BY 1, 2, 3 \
          UNION ALL \
          SELECT date_trunc('minute', time_received) AS minute, ip_to_string(agent) AS agent, out_if AS interface, count(*) AS losses \
-         FROM drops WHERE reason_code IN ({}) AND {} GROUP BY 1, 2, 3",
+         FROM drops WHERE reason_code IN ({}) AND out_if IN ({interfaces}) AND {} GROUP BY 1, 2, 3",
         w.predicate(),
         CONGESTION.map(|c| c.to_string()).join(", "),
         w.predicate()

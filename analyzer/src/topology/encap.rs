@@ -11,7 +11,8 @@ const IPV4: u32 = packet::ipv4::HEADER_LEN as u32;
 const IPV6: u32 = packet::ipv6::HEADER_LEN as u32;
 const UDP: u32 = packet::udp::HEADER_LEN as u32;
 const ETHERNET: u32 = packet::ethernet::HEADER_LEN as u32;
-const VLAN_TAG: u32 = packet::ethernet::TAG_LEN as u32;
+/// An 802.1Q tag.
+pub const VLAN_TAG: u32 = packet::ethernet::TAG_LEN as u32;
 /// VXLAN's header, and GENEVE's before its options.
 const VXLAN: u32 = packet::vxlan::HEADER_LEN as u32;
 const GENEVE: u32 = packet::geneve::HEADER_LEN as u32;

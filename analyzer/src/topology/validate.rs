@@ -11,14 +11,12 @@
 
 use std::collections::HashSet;
 
-use super::encap::FRAME_OVERHEAD;
+use super::encap::{FRAME_OVERHEAD, VLAN_TAG};
 use super::{NiocPolicy, Shares, SwitchKind, Topology};
 use crate::findings::{Evidence, Finding, Severity, kind};
 
 /// The share of the slowest adapter that NIOC reservations may take together.
 pub const MAX_RESERVED_FRACTION: f64 = 0.75;
-/// An 802.1Q tag, when the switch's port groups are tagged.
-const VLAN_TAG: u32 = 4;
 
 /// Every problem of `t`; empty when it is consistent.
 pub fn check(t: &Topology) -> Vec<Finding> {
