@@ -1,18 +1,23 @@
 //! plumb's self-metrics, each defined once here with its help text, and the bounded
 //! exporter label. Hot paths keep plain counters and add them here per batch.
 
+pub mod analysis;
+mod exporter_labels;
 pub mod http;
-
-use std::collections::HashMap;
-use std::sync::Mutex;
+mod register;
 
 use ::prometheus::{
     Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    IntGaugeVec, Registry, TextEncoder,
 };
 
-use plumb_collector::addr::{self, Addr16};
-use plumb_collector::stats::{DecodeStats, ErrorLabel, Outcome, UNKNOWN_PROTOCOL};
+use plumb_collector::addr::Addr16;
+use plumb_collector::stats::{DecodeStats, ErrorLabel};
+
+pub use analysis::AnalysisMetrics;
+use exporter_labels::ExporterLabels;
+pub use exporter_labels::LocalCounters;
+use register::{counter, counter_vec, float_gauge_vec, gauge, gauge_vec, histogram};
 
 /// Label value for exporters beyond the label limit.
 pub const OTHER: &str = "other";
@@ -55,52 +60,10 @@ pub struct Metrics {
     pub capture_packets: IntCounterVec,
     pub capture_dropped: IntCounterVec,
     pub capture_flows: IntCounterVec,
-    pub findings: IntCounterVec,
     pub mtu_offload_suppressed: IntCounter,
-    pub analysis_errors: IntCounter,
-    pub analysis_seconds: Histogram,
-    pub uplink_utilization: GaugeVec,
-    pub nioc_throughput: GaugeVec,
-    pub nioc_entitlement: GaugeVec,
-    pub nioc_contention: IntGaugeVec,
-    pub nioc_class_state: IntGaugeVec,
+    pub exporter_last_seen: GaugeVec,
+    pub analysis: AnalysisMetrics,
     exporters: ExporterLabels,
-}
-
-fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
-    let c = IntCounter::new(name, help).expect("valid metric name");
-    r.register(Box::new(c.clone())).expect("metric defined once");
-    c
-}
-
-fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric name");
-    r.register(Box::new(c.clone())).expect("metric defined once");
-    c
-}
-
-fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
-    let g = IntGauge::new(name, help).expect("valid metric name");
-    r.register(Box::new(g.clone())).expect("metric defined once");
-    g
-}
-
-fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid histogram");
-    r.register(Box::new(h.clone())).expect("metric defined once");
-    h
-}
-
-fn float_gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    let g = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
-    r.register(Box::new(g.clone())).expect("metric defined once");
-    g
-}
-
-fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric name");
-    r.register(Box::new(g.clone())).expect("metric defined once");
-    g
 }
 
 impl Metrics {
@@ -303,64 +266,19 @@ impl Metrics {
                  (idle, active, fin, end, evicted: the table was full).",
                 &["interface", "end"],
             ),
-            findings: counter_vec(
-                &r,
-                "plumb_findings_total",
-                "Findings of the collector's analyzer (new ones, or ones whose evidence grew), by kind \
-                 (mtu.blackhole, nioc.contention, ...) and severity (info, warning, critical).",
-                &["kind", "severity"],
-            ),
             mtu_offload_suppressed: counter(
                 &r,
                 "plumb_mtu_offload_suppressed_total",
                 "Packets of captures and sFlow sampled headers taken for offload super-packets (GSO/TSO/GRO, \
                  BIG TCP) and kept out of the MTU lengths, so they are never reported as oversize.",
             ),
-            analysis_errors: counter(
+            exporter_last_seen: float_gauge_vec(
                 &r,
-                "plumb_analysis_errors_total",
-                "Analysis runs of the collector that failed (the next run tries again).",
+                "plumb_exporter_last_seen_timestamp_seconds",
+                "When plumb last received a datagram from an exporter (Unix time), by exporter and protocol.",
+                &["exporter", "protocol"],
             ),
-            analysis_seconds: histogram(
-                &r,
-                "plumb_analysis_duration_seconds",
-                "Time of one analysis run of the collector over its lookback window.",
-                vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0],
-            ),
-            uplink_utilization: float_gauge_vec(
-                &r,
-                "plumb_uplink_utilization_ratio",
-                "Egress of a [topology] uplink in the last complete minute, over its speed (the flows' estimate, \
-                 Ethernet framing included).",
-                &["host", "uplink"],
-            ),
-            nioc_throughput: float_gauge_vec(
-                &r,
-                "plumb_nioc_class_throughput_bits",
-                "Bits per second a traffic class sent out of an uplink in the last complete minute.",
-                &["host", "uplink", "class"],
-            ),
-            nioc_entitlement: float_gauge_vec(
-                &r,
-                "plumb_nioc_class_entitlement_bits",
-                "Bits per second NIOC gives a traffic class on an uplink when every active class wants more \
-                 (shares, reservations as floors, limits as ceilings).",
-                &["host", "uplink", "class"],
-            ),
-            nioc_contention: gauge_vec(
-                &r,
-                "plumb_nioc_contention",
-                "1 when an uplink was in contention in the last complete minute (at least 90 % used, two or \
-                 more classes active), else 0.",
-                &["host", "uplink"],
-            ),
-            nioc_class_state: gauge_vec(
-                &r,
-                "plumb_nioc_class_state",
-                "1 when a traffic class was in this state on an uplink in the last complete minute: share_bound \
-                 (NIOC holds it at its share), limit_bound, below_reservation.",
-                &["host", "uplink", "class", "state"],
-            ),
+            analysis: AnalysisMetrics::new(&r),
             exporters: ExporterLabels::new(max_exporters),
             registry: r,
         };
@@ -431,74 +349,11 @@ impl Metrics {
     }
 }
 
-/// A worker's cached counter handles per (exporter, protocol), so counting a datagram is
-/// a hash lookup and three atomic adds: no lock, no label formatting, no allocation after
-/// an exporter's first datagram.
-#[derive(Default)]
-pub struct LocalCounters {
-    handles: HashMap<(Addr16, &'static str), [::prometheus::IntCounter; 4]>,
-}
-
-impl LocalCounters {
-    pub fn observe(&mut self, metrics: &Metrics, exporter: &Addr16, o: &Outcome) {
-        let protocol = o.kind.map_or(UNKNOWN_PROTOCOL, |k| k.as_str());
-        let h = self.handles.entry((*exporter, protocol)).or_insert_with(|| {
-            let ex = metrics.exporter_label(exporter);
-            [
-                metrics.datagrams.with_label_values(&[ex.as_str(), protocol]),
-                metrics.records.with_label_values(&[ex.as_str(), protocol]),
-                metrics.sequence_lost.with_label_values(&[ex.as_str(), protocol]),
-                metrics.records_repaired.with_label_values(&[ex.as_str(), protocol]),
-            ]
-        });
-        h[0].inc();
-        if o.records > 0 {
-            h[1].inc_by(o.records);
-        }
-        if o.lost > 0 {
-            h[2].inc_by(o.lost);
-        }
-        if o.repaired > 0 {
-            h[3].inc_by(o.repaired);
-        }
-        // Spoofed sources must not grow this without bound; beyond the label limit they
-        // share the `other` series anyway, so forgetting handles costs only a lookup.
-        if self.handles.len() > 4 * metrics.exporters.max {
-            self.handles.clear();
-        }
-    }
-}
-
-/// Maps exporter addresses to label values: the first `max` exporters by address text,
-/// later ones as `other`, so a spoofed flood cannot grow the series count.
-struct ExporterLabels {
-    max: usize,
-    known: Mutex<HashMap<Addr16, String>>,
-}
-
-impl ExporterLabels {
-    fn new(max: usize) -> Self {
-        Self { max, known: Mutex::new(HashMap::new()) }
-    }
-
-    fn label(&self, a: &Addr16) -> String {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(l) = known.get(a) {
-            return l.clone();
-        }
-        if known.len() >= self.max {
-            return OTHER.to_string();
-        }
-        let mut s = String::new();
-        addr::write_text(a, &mut s);
-        known.insert(*a, s.clone());
-        s
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plumb_collector::addr;
+    use plumb_collector::stats::Outcome;
 
     #[test]
     fn exporter_label_is_bounded() {
@@ -534,6 +389,21 @@ mod tests {
         );
         assert!(
             text.contains(r#"plumb_decode_errors_total{protocol="sflow",reason="truncated"} 0"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_datagram_sets_its_exporter_last_seen() {
+        let m = Metrics::new(4);
+        let mut local = LocalCounters::default();
+        let ex = addr::from_v4_bytes([192, 0, 2, 9]);
+        local.observe(&m, &ex, &Outcome::default(), 1_700_000_000_250_000);
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"plumb_exporter_last_seen_timestamp_seconds{exporter="192.0.2.9",protocol="unknown"} 1700000000.25"#
+            ),
             "{text}"
         );
     }

@@ -82,6 +82,9 @@ pub fn run(a: CollectArgs) -> Result<()> {
     let shutdown = Arc::new(AtomicBool::new(false));
     let (store_tx, store_thread) = sink::spawn_store(store, cfg.collector.queue_batches, metrics.clone())?;
     let sinks = vec![sink::Sink { name: "store", tx: store_tx }];
+    for s in &sinks {
+        metrics.sink_batches_dropped.with_label_values(&[s.name]);
+    }
     let compactor = if cfg.store.compaction.enabled {
         let interval = Duration::from_secs(cfg.store.compaction.interval_secs.max(1));
         Some(compaction::spawn(

@@ -46,6 +46,8 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
     let mut rx = BatchReceiver::new();
     let mut out = FlowBuilders::with_capacity(ctx.batch_rows + DATAGRAM_HEADROOM);
     let mut drops = SocketDrops::new(&socket);
+    // At zero from the start, so a rate and an alert over it have a series before any drop.
+    ctx.metrics.socket_drops.with_label_values(&[&ctx.label]);
     let mut reported = Reported::default();
     let mut last_batch = Instant::now();
     let mut last_stats = Instant::now();
@@ -68,7 +70,7 @@ pub fn run(socket: UdpSocket, mut dec: Decoder, ctx: WorkerContext) {
             };
             let exporter = addr::from_ip(src.ip());
             let o = dec.decode(data, exporter, now, &mut out);
-            counters.observe(&ctx.metrics, &exporter, &o);
+            counters.observe(&ctx.metrics, &exporter, &o, now);
             if out.len() >= ctx.batch_rows || dec.side_rows() >= ctx.batch_rows {
                 emit(&mut out, &mut dec, &ctx, false);
                 last_batch = Instant::now();
