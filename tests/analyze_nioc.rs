@@ -205,9 +205,13 @@ fn the_collector_finds_the_contention_itself_and_stores_the_finding() {
         // Prometheus writes labels in name order.
         metric_value(&m, &format!(r#"{name}{{class="{class}",host="esx01",uplink="vmnic0"}}"#))
     };
-    assert!((class("plumb_nioc_class_throughput_bits", "vmotion") / 1e9 - 6.5).abs() < 0.01, "{m}");
     assert!(
-        (class("plumb_nioc_class_entitlement_bits", "virtualMachine") / 1e9 - 3.333).abs() < 0.001,
+        (8.0 * class("plumb_nioc_class_throughput_bytes_per_second", "vmotion") / 1e9 - 6.5).abs() < 0.01,
+        "{m}"
+    );
+    assert!(
+        (8.0 * class("plumb_nioc_class_entitlement_bytes_per_second", "virtualMachine") / 1e9 - 3.333).abs()
+            < 0.001,
         "{m}"
     );
     let state = r#"plumb_nioc_class_state{class="vmotion",host="esx01",state="share_bound",uplink="vmnic0"}"#;

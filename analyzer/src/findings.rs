@@ -31,6 +31,19 @@ pub mod kind {
     pub const NIOC_CONTENTION: &str = "nioc.contention";
     /// A class below its reservation under contention, with signs that it wanted more.
     pub const NIOC_RESERVATION_AT_RISK: &str = "nioc.reservation_at_risk";
+
+    /// Every kind, for metrics that show each from the start.
+    pub const ALL: [&str; 9] = [
+        CONFIG_INVALID,
+        MTU_FRAG_NEEDED,
+        MTU_DF_DROP,
+        MTU_OVERSIZE_ENCAP,
+        MTU_OVERSIZE_FRAME,
+        MTU_BLACKHOLE,
+        MTU_FRAGMENTATION,
+        NIOC_CONTENTION,
+        NIOC_RESERVATION_AT_RISK,
+    ];
 }
 
 /// How bad a finding is; `--fail-on` compares against it.

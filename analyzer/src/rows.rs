@@ -12,13 +12,20 @@ use datafusion::prelude::SessionContext;
 
 use crate::query;
 
-/// A detector's query window: rows received at or after `since_us` (all rows when none).
+/// A detector's query window: rows received at or after `since_us` (all rows when none)
+/// and before `until_us` (no end when none).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Window {
     pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
 }
 
 impl Window {
+    /// Rows received at or after `since_us`, to now.
+    pub fn since(since_us: Option<i64>) -> Window {
+        Window { since_us, until_us: None }
+    }
+
     /// The SQL condition on `time_received`.
     pub fn predicate(&self) -> String {
         self.predicate_on("time_received")
@@ -26,9 +33,12 @@ impl Window {
 
     /// The SQL condition on a timestamp column.
     pub fn predicate_on(&self, column: &str) -> String {
-        match self.since_us {
-            Some(us) => format!("{column} >= to_timestamp_micros({us})"),
-            None => "TRUE".into(),
+        let since = self.since_us.map(|us| format!("{column} >= to_timestamp_micros({us})"));
+        let until = self.until_us.map(|us| format!("{column} < to_timestamp_micros({us})"));
+        match (since, until) {
+            (Some(s), Some(u)) => format!("{s} AND {u}"),
+            (Some(c), None) | (None, Some(c)) => c,
+            (None, None) => "TRUE".into(),
         }
     }
 }
@@ -92,5 +102,21 @@ impl Row {
     /// Text, or `?` when unknown: for explanations.
     pub fn name(&self, col: &str) -> String {
         self.text(col).unwrap_or_else(|| "?".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_is_closed_at_its_start_and_open_at_its_end() {
+        assert_eq!(Window::default().predicate(), "TRUE");
+        assert_eq!(Window::since(Some(5)).predicate(), "time_received >= to_timestamp_micros(5)");
+        let w = Window { since_us: Some(5), until_us: Some(9) };
+        assert_eq!(
+            w.predicate_on("minute"),
+            "minute >= to_timestamp_micros(5) AND minute < to_timestamp_micros(9)"
+        );
     }
 }

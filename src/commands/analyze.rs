@@ -15,7 +15,7 @@ use crate::config::Config;
 pub fn run(a: AnalyzeArgs) -> Result<()> {
     let cfg = Config::load(a.store.config.as_deref())?;
     let data = a.store.data.clone().unwrap_or_else(|| cfg.store.data_dir.clone());
-    let window = Window { since_us: since(&a.since, super::now_us())? };
+    let window = Window::since(since(&a.since, super::now_us())?);
     let topology = cfg.topology();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     // Held until the process ends: no compaction swaps files under the queries.

@@ -10,6 +10,7 @@
 
 pub mod blackhole;
 pub mod drops;
+pub mod evidence;
 pub mod frames;
 pub mod icmp;
 pub mod overlay;

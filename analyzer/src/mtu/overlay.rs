@@ -23,7 +23,7 @@ pub async fn check(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec
     );
     let mut out = Vec::new();
     for r in query(ctx, &sql).await? {
-        if let Some(o) = overlay_of(t, &r) {
+        if let Some(o) = r.text("tunnel_type").and_then(|k| overlay_of(t, &k, r.int("port"))) {
             out.extend(oversize(&r, o));
         }
         out.extend(fragmented(&r));
@@ -33,23 +33,25 @@ pub async fn check(ctx: &SessionContext, t: &Topology, w: &Window) -> Result<Vec
 
 /// The overlay a tunnel's traffic belongs to: same encapsulation, and same UDP port when
 /// the overlay names one; of several, the one with the smallest underlay.
-fn overlay_of<'a>(t: &'a Topology, r: &Row) -> Option<&'a Overlay> {
-    let kind = r.text("tunnel_type")?;
-    let port = r.int("port");
+pub(crate) fn overlay_of<'a>(t: &'a Topology, kind: &str, port: Option<i64>) -> Option<&'a Overlay> {
     t.overlays
         .iter()
         .filter(|o| o.encapsulation.as_str() == kind && o.port.is_none_or(|p| Some(p as i64) == port))
         .min_by_key(|o| o.underlay_mtu)
 }
 
+/// The length of a tunnel packet on the underlay (the outer length where the source saw
+/// it, else the inner length plus the overlay's overhead), when it exceeds the underlay's MTU.
+pub(crate) fn oversize_len(o: &Overlay, outer: Option<i64>, inner: Option<i64>) -> Option<i64> {
+    let outer = outer.or(inner.map(|i| i + o.overhead() as i64))?;
+    (outer > o.underlay_mtu as i64).then_some(outer)
+}
+
 fn oversize(r: &Row, o: &Overlay) -> Option<Finding> {
     let overhead = o.overhead() as i64;
     let inner = r.int("inner_len");
-    let outer = r.int("outer_len").or(inner.map(|i| i + overhead))?;
+    let outer = oversize_len(o, r.int("outer_len"), inner)?;
     let underlay = o.underlay_mtu as i64;
-    if outer <= underlay {
-        return None;
-    }
     let (src, dst, gap) = (r.name("src"), r.name("dst"), outer - underlay);
     let df = r.int("df").unwrap_or(0);
     let mut evidence = vec![

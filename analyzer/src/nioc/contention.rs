@@ -253,10 +253,20 @@ const HISTORY: usize = 15;
 /// A class below its reservation fell this far under its median...
 const FELL: f64 = 0.7;
 
-/// `nioc.reservation_at_risk`: in the worst minute of a contention, a class below its
-/// reservation with evidence that it wanted more: it fell below 70 % of its median of the
-/// previous minutes while another class grew above its own, or the uplink lost packets.
-fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Finding> {
+/// A class below its reservation in the worst minute of a contention, with the evidence
+/// that it wanted more.
+struct Squeeze<'m> {
+    class: &'m ClassMinute,
+    /// Its median rate in the minutes before.
+    median: Option<f64>,
+    /// The class that grew while it fell (none when the uplink's losses are the evidence).
+    grew: Option<&'m ClassMinute>,
+}
+
+/// The classes the reservation rule names: below their reservation in the worst minute,
+/// and either fallen below 70 % of their median of the previous minutes while another
+/// class grew above its own, or on an uplink that lost packets.
+fn squeezed<'m>(minutes: &'m [UplinkMinute], worst: &'m UplinkMinute) -> Vec<Squeeze<'m>> {
     let before: Vec<&UplinkMinute> =
         minutes.iter().filter(|m| m.minute_us < worst.minute_us).rev().take(HISTORY).collect();
     let median_of = |class: &str| -> Option<f64> {
@@ -279,6 +289,25 @@ fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Fi
             if !squeezed && worst.losses == 0 {
                 return None;
             }
+            Some(Squeeze { class: c, median, grew: grew.filter(|_| squeezed) })
+        })
+        .collect()
+}
+
+/// The classes of an uplink at risk of their reservation in the window (those the
+/// `nioc.reservation_at_risk` findings name).
+pub fn classes_at_risk(minutes: &[UplinkMinute]) -> Vec<&str> {
+    match worst(minutes) {
+        Some(w) => squeezed(minutes, w).into_iter().map(|s| s.class.class.as_str()).collect(),
+        None => Vec::new(),
+    }
+}
+
+/// `nioc.reservation_at_risk`: a finding per squeezed class of the worst minute.
+fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Finding> {
+    squeezed(minutes, worst)
+        .into_iter()
+        .map(|Squeeze { class: c, median, grew }| {
             let mut evidence = vec![Evidence::new("measured_bps", c.measured_bps.round())];
             if let Some(m) = median {
                 evidence.push(Evidence::new("median_before_bps", m.round()));
@@ -286,7 +315,7 @@ fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Fi
             if worst.losses > 0 {
                 evidence.push(Evidence::new("packets_lost", worst.losses as f64));
             }
-            let why = match grew.filter(|_| squeezed) {
+            let why = match grew {
                 Some(g) => format!(
                     "it fell to {:.2} Gbps from a median of {:.2} while {} grew",
                     c.measured_bps / 1e9,
@@ -295,28 +324,28 @@ fn at_risk(u: &Uplink, minutes: &[UplinkMinute], worst: &UplinkMinute) -> Vec<Fi
                 ),
                 None => format!("the uplink lost {} packets for want of room", worst.losses),
             };
-            Some(Finding {
-                kind: kind::NIOC_RESERVATION_AT_RISK,
-                rule: "below_reservation_under_contention",
-                severity: Severity::Critical,
-                subject: format!("{} on uplink {}", c.class, u.label()),
-                keys: Vec::new(),
-                evidence,
-                explanation: format!(
-                    "{} got {:.2} Gbps on {} while the uplink was {:.0} % used, below what its reservation promises, and it wanted more: {why}.",
-                    c.class,
-                    c.measured_bps / 1e9,
-                    u.label(),
-                    worst.utilisation * 100.0
-                ),
-                fix: format!(
-                    "check that NIOC on {} really holds the reservation for {} (vCenter refuses reservations above 75 % of the slowest uplink), and move the class that grew elsewhere",
-                    u.switch, c.class
-                ),
-                first_us: Some(worst.minute_us),
-                last_us: Some(worst.minute_us + MINUTE_US),
-            })
-        })
+            Finding {
+            kind: kind::NIOC_RESERVATION_AT_RISK,
+            rule: "below_reservation_under_contention",
+            severity: Severity::Critical,
+            subject: format!("{} on uplink {}", c.class, u.label()),
+            keys: Vec::new(),
+            evidence,
+            explanation: format!(
+                "{} got {:.2} Gbps on {} while the uplink was {:.0} % used, below what its reservation promises, and it wanted more: {why}.",
+                c.class,
+                c.measured_bps / 1e9,
+                u.label(),
+                worst.utilisation * 100.0
+            ),
+            fix: format!(
+                "check that NIOC on {} really holds the reservation for {} (vCenter refuses reservations above 75 % of the slowest uplink), and move the class that grew elsewhere",
+                u.switch, c.class
+            ),
+            first_us: Some(worst.minute_us),
+            last_us: Some(worst.minute_us + MINUTE_US),
+        }
+    })
         .collect()
 }
 
