@@ -90,7 +90,13 @@ plumb generate --flows 10000000 --out day.pcap\n    plumb ingest day.pcap\n    \
 plumb replay day.pcap --to 127.0.0.1:4739 --rate 20000\n\n\
 --scenario mtu-drops writes devices reporting MTU drops instead (sFlow drop notifications with reason pkt_too_big, \
 IPFIX records with forwardingStatus 133), stamped now, for `plumb analyze` to find:\n    \
-plumb generate --scenario mtu-drops --out drops.pcap\n    plumb replay drops.pcap --to 127.0.0.1:6343"
+plumb generate --scenario mtu-drops --out drops.pcap\n    plumb replay drops.pcap --to 127.0.0.1:6343\n\n\
+--scenario incident writes an afternoon gone wrong, stamped around now: a vMotion saturating an ESXi host's \
+25 GbE uplink and squeezing vSAN below its reservation (vDS IPFIX from 192.0.2.31), oversize and fragmented VXLAN \
+and ICMP fragmentation-needed (sFlow from 192.0.2.41), and DF drops. It lights up every Grafana dashboard in \
+dashboards/ when collected with the topology that names the uplinks:\n    \
+plumb collect --config dashboards/demo/plumb.toml\n    \
+plumb generate --scenario incident --out incident.pcap && plumb replay incident.pcap --to 127.0.0.1:4739"
     )]
     Generate(GenerateArgs),
     /// Merge the store's small flush files into large sorted files per hour, now.
@@ -236,6 +242,9 @@ pub enum Scenario {
     Day,
     /// Devices that drop packets too big for the next hop and say so.
     MtuDrops,
+    /// NIOC contention on an ESXi uplink and MTU trouble on an overlay, for the dashboards
+    /// (topology: dashboards/demo/plumb.toml).
+    Incident,
 }
 
 #[derive(Args, Debug)]

@@ -10,14 +10,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::{GenerateArgs, Scenario};
 use crate::synth::day::Day;
 use crate::synth::ipfix::Exporter;
-use crate::synth::mtu_drops;
 use crate::synth::pcap::PcapWriter;
+use crate::synth::{incident, mtu_drops};
 
 const COLLECTOR: (Ipv4Addr, u16) = (Ipv4Addr::new(127, 0, 0, 1), 4739);
 
 pub fn run(a: GenerateArgs) -> anyhow::Result<()> {
-    if a.scenario == Scenario::MtuDrops {
-        return mtu_drops(&a);
+    match a.scenario {
+        Scenario::MtuDrops => return mtu_drops(&a),
+        Scenario::Incident => return incident(&a),
+        Scenario::Day => {}
     }
     let day_start_ms = day_start_ms(&a.date)?;
     if a.exporters == 0 || a.exporters > 200 {
@@ -84,6 +86,33 @@ fn mtu_drops(a: &GenerateArgs) -> anyhow::Result<()> {
         mtu_drops::SFLOW_AGENT,
         mtu_drops::IPFIX_EXPORTER,
         a.out.display()
+    );
+    Ok(())
+}
+
+/// NIOC contention and MTU trouble on the reference architecture, stamped now.
+fn incident(a: &GenerateArgs) -> anyhow::Result<()> {
+    let file = File::create(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let mut pcap = PcapWriter::new(BufWriter::new(file))?;
+    let now_us = crate::commands::now_us() as u64;
+    let datagrams = incident::datagrams(now_us / 1000);
+    for (i, d) in datagrams.iter().enumerate() {
+        pcap.udp(now_us + i as u64 * 1000, (d.from, 40_000), (COLLECTOR.0, d.port), &d.payload)?;
+    }
+    use std::io::Write;
+    pcap.into_inner().flush()?;
+    println!(
+        "wrote {} datagrams to {}: vDS IPFIX from {} (uplinks ifIndex {} and {}: contention), sFlow from {} (oversize and \
+         fragmented VXLAN, frag-needed), DF drops from {} and {}. Collect them with the topology of \
+         dashboards/demo/plumb.toml.",
+        datagrams.len(),
+        a.out.display(),
+        incident::ESX_EXPORTER,
+        incident::VMNIC0,
+        incident::VMNIC1,
+        incident::KVM_AGENT,
+        mtu_drops::SFLOW_AGENT,
+        mtu_drops::IPFIX_EXPORTER
     );
     Ok(())
 }

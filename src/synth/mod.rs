@@ -3,6 +3,7 @@
 //! result goes through `plumb ingest` or `plumb replay` like any capture.
 
 pub mod day;
+pub mod incident;
 pub mod ipfix;
 pub mod mtu_drops;
 pub mod pcap;
