@@ -19,13 +19,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{Collector, free_port, have, metric_value, run};
+use common::process::{Collector, free_port, have, http_get, metric_value, run};
 use serde_json::Value;
 
 /// What the scenario breaks: these alerts' expressions must return data as written.
@@ -74,13 +72,7 @@ impl Prometheus {
 
     /// GET `path`; the body when it answered 200.
     fn get(&self, path: &str) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-        let mut resp = String::new();
-        s.read_to_string(&mut resp).ok()?;
-        let (head, body) = resp.split_once("\r\n\r\n")?;
-        head.split(' ').nth(1).is_some_and(|code| code == "200").then(|| body.to_string())
+        http_get(self.port, path)
     }
 
     fn api(&self, path: &str) -> Value {

@@ -19,7 +19,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::mtu_drops;
+use super::{ipfix, mtu_drops};
 
 /// The vDS host's exporter address and its uplinks' interface indexes.
 pub const ESX_EXPORTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 31);
@@ -105,15 +105,7 @@ const PACKET_BYTES: u64 = 1500;
 
 /// An IPFIX message with the template and the minute's records.
 fn vds_message(start_ms: u64, sequence: u32, export_s: u32, flows: &[Flow]) -> Vec<u8> {
-    let mut template = Vec::new();
-    template.extend(2u16.to_be_bytes());
-    template.extend((8 + 4 * FIELDS.len() as u16).to_be_bytes());
-    template.extend(TEMPLATE.to_be_bytes());
-    template.extend((FIELDS.len() as u16).to_be_bytes());
-    for (id, len) in FIELDS {
-        template.extend(id.to_be_bytes());
-        template.extend(len.to_be_bytes());
-    }
+    let template = ipfix::template_set_of(TEMPLATE, &FIELDS);
     let mut data = Vec::new();
     data.extend(TEMPLATE.to_be_bytes());
     data.extend(0u16.to_be_bytes());
@@ -132,15 +124,7 @@ fn vds_message(start_ms: u64, sequence: u32, export_s: u32, flows: &[Flow]) -> V
     }
     let data_len = data.len() as u16;
     data[2..4].copy_from_slice(&data_len.to_be_bytes());
-    let mut m = Vec::new();
-    m.extend(10u16.to_be_bytes());
-    m.extend(((16 + template.len() + data.len()) as u16).to_be_bytes());
-    for w in [export_s, sequence, 0] {
-        m.extend(w.to_be_bytes());
-    }
-    m.extend(template);
-    m.extend(data);
-    m
+    ipfix::message_of(export_s, sequence, &[&template, &data])
 }
 
 /// The KVM host's sFlow datagrams: one flow sample each.

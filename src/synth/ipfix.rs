@@ -15,6 +15,36 @@ const TEMPLATE_EVERY: u32 = 16;
 const COMMON_FIELDS: &[(u16, u16)] =
     &[(7, 2), (11, 2), (4, 1), (6, 1), (5, 1), (1, 8), (2, 8), (152, 8), (153, 8), (10, 4), (14, 4)];
 
+/// A template set holding one template of (IE id, length) fields.
+pub fn template_set_of(id: u16, fields: &[(u16, u16)]) -> Vec<u8> {
+    let mut set = Vec::with_capacity(8 + 4 * fields.len());
+    set.extend(2u16.to_be_bytes());
+    set.extend((8 + 4 * fields.len() as u16).to_be_bytes());
+    set.extend(id.to_be_bytes());
+    set.extend((fields.len() as u16).to_be_bytes());
+    for (ie, len) in fields {
+        set.extend(ie.to_be_bytes());
+        set.extend(len.to_be_bytes());
+    }
+    set
+}
+
+/// An IPFIX message of `sets` (observation domain 1): `sequence` counts the data records
+/// the exporter sent before it.
+pub fn message_of(export_s: u32, sequence: u32, sets: &[&[u8]]) -> Vec<u8> {
+    let len = 16 + sets.iter().map(|s| s.len()).sum::<usize>();
+    let mut m = Vec::with_capacity(len);
+    m.extend(10u16.to_be_bytes());
+    m.extend((len as u16).to_be_bytes());
+    for w in [export_s, sequence, OBSERVATION_DOMAIN] {
+        m.extend(w.to_be_bytes());
+    }
+    for s in sets {
+        m.extend(*s);
+    }
+    m
+}
+
 fn record_len(v6: bool) -> usize {
     let addr = if v6 { 32 } else { 8 };
     addr + COMMON_FIELDS.iter().map(|&(_, l)| l as usize).sum::<usize>()

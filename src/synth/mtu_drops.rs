@@ -8,6 +8,8 @@ use std::net::Ipv4Addr;
 
 use plumb_collector::sflow::drop_reason::{PKT_TOO_BIG, forwarding_status};
 
+use super::ipfix;
+
 /// The sFlow agent and the IPFIX exporter.
 pub const SFLOW_AGENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 21);
 pub const IPFIX_EXPORTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 22);
@@ -50,15 +52,7 @@ pub fn sflow_drop(sequence: u32, suppressed: u32) -> Vec<u8> {
 /// of 10 packets from 10.0.0.1 to 10.0.0.2 dropped towards interface 4, exported at `now_s`.
 pub fn ipfix_drop(sequence: u32, now_s: u32) -> Vec<u8> {
     let fields: [(u16, u16); 6] = [(8, 4), (12, 4), (1, 8), (2, 8), (89, 1), (14, 4)];
-    let mut set = Vec::new();
-    set.extend(2u16.to_be_bytes());
-    set.extend((8 + 4 * fields.len() as u16).to_be_bytes());
-    set.extend(TEMPLATE.to_be_bytes());
-    set.extend((fields.len() as u16).to_be_bytes());
-    for (id, len) in fields {
-        set.extend(id.to_be_bytes());
-        set.extend(len.to_be_bytes());
-    }
+    let set = ipfix::template_set_of(TEMPLATE, &fields);
     let mut data = Vec::new();
     data.extend(TEMPLATE.to_be_bytes());
     data.extend(33u16.to_be_bytes());
@@ -68,13 +62,7 @@ pub fn ipfix_drop(sequence: u32, now_s: u32) -> Vec<u8> {
     // forwardingStatus 133: dropped, fragmentation needed and DF set.
     data.push(forwarding_status(PKT_TOO_BIG));
     data.extend(4u32.to_be_bytes());
-    let mut m = Vec::new();
-    m.extend(10u16.to_be_bytes());
-    m.extend(((16 + set.len() + data.len()) as u16).to_be_bytes());
-    words(&mut m, &[now_s, sequence, 1]);
-    m.extend(set);
-    m.extend(data);
-    m
+    ipfix::message_of(now_s, sequence, &[&set, &data])
 }
 
 #[cfg(test)]
