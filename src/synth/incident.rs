@@ -19,7 +19,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{ipfix, mtu_drops};
+use plumb_collector::packet::ipv4;
+
+use super::{ipfix, mtu_drops, put_words};
 
 /// The vDS host's exporter address and its uplinks' interface indexes.
 pub const ESX_EXPORTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 31);
@@ -147,24 +149,18 @@ fn kvm_samples() -> Vec<Vec<u8>> {
 fn sflow_flow_sample(sequence: u32, frame: &Frame) -> Vec<u8> {
     let header = &frame.bytes[..frame.bytes.len().min(128)];
     let mut record = Vec::new();
-    words(&mut record, &[1, frame.wire_len + 4, 4, header.len() as u32]);
+    put_words(&mut record, &[1, frame.wire_len + 4, 4, header.len() as u32]);
     record.extend(header);
     record.resize(record.len().next_multiple_of(4), 0);
     let mut sample = Vec::new();
     let pool = sequence * SAMPLING_RATE;
-    words(&mut sample, &[sequence, 3, SAMPLING_RATE, pool, 0, 3, 4, 1, 1, record.len() as u32]);
+    put_words(&mut sample, &[sequence, 3, SAMPLING_RATE, pool, 0, 3, 4, 1, 1, record.len() as u32]);
     sample.extend(record);
     let mut d = Vec::new();
     let agent = u32::from(KVM_AGENT);
-    words(&mut d, &[5, 1, agent, 0, sequence, 90_000 + sequence, 1, 1, sample.len() as u32]);
+    put_words(&mut d, &[5, 1, agent, 0, sequence, 90_000 + sequence, 1, 1, sample.len() as u32]);
     d.extend(sample);
     d
-}
-
-fn words(out: &mut Vec<u8>, w: &[u32]) {
-    for v in w {
-        out.extend(v.to_be_bytes());
-    }
 }
 
 /// A sampled frame: the bytes captured and its length on the wire (without FCS).
@@ -173,23 +169,33 @@ struct Frame {
     wire_len: u32,
 }
 
-/// An IPv4 header of `total_len` bytes, checksummed.
-fn ipv4(total_len: u16, flags_fragment: u16, protocol: u8, src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
-    let mut h = vec![0x45, 0];
-    h.extend(total_len.to_be_bytes());
-    h.extend([0, 1]);
-    h.extend(flags_fragment.to_be_bytes());
-    h.extend([64, protocol, 0, 0]);
-    h.extend(src);
-    h.extend(dst);
-    let sum: u32 = h.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum();
-    let folded = (sum & 0xffff) + (sum >> 16);
-    h[10..12].copy_from_slice(&(!(folded as u16)).to_be_bytes());
-    h
+/// Whether an IPv4 header says Don't Fragment or More Fragments.
+#[derive(Clone, Copy)]
+enum Frag {
+    Unset,
+    DontFragment,
+    MoreFragments,
 }
 
-const DF: u16 = 0x4000;
-const MORE_FRAGMENTS: u16 = 0x2000;
+/// An IPv4 header of `total_len` bytes, checksummed by the packet layer.
+fn ipv4(total_len: u16, frag: Frag, protocol: u8, src_addr: [u8; 4], dst_addr: [u8; 4]) -> Vec<u8> {
+    let repr = ipv4::Repr {
+        src_addr,
+        dst_addr,
+        protocol,
+        tos: 0,
+        ident: 1,
+        dont_frag: matches!(frag, Frag::DontFragment),
+        more_frags: matches!(frag, Frag::MoreFragments),
+        frag_offset: 0,
+        ttl: 64,
+        header_len: ipv4::HEADER_LEN,
+        total_len,
+    };
+    let mut h = vec![0; ipv4::HEADER_LEN];
+    repr.emit(&mut ipv4::Packet::new_unchecked(&mut h[..]));
+    h
+}
 
 fn ethernet(vlan: Option<u16>) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
@@ -207,15 +213,15 @@ fn vxlan_frame((src, dst): ([u8; 4], [u8; 4]), inner_len: u16, fragmented: bool)
     // Outer IPv4 + UDP + VXLAN + inner Ethernet.
     let outer_len = inner_len + 20 + 8 + 8 + 14;
     let mut f = ethernet(None);
-    let flags = if fragmented { MORE_FRAGMENTS } else { DF };
-    f.extend(ipv4(outer_len, flags, 17, src, dst));
+    let frag = if fragmented { Frag::MoreFragments } else { Frag::DontFragment };
+    f.extend(ipv4(outer_len, frag, 17, src, dst));
     f.extend(49_300u16.to_be_bytes());
     f.extend(4789u16.to_be_bytes());
     f.extend((outer_len - 20).to_be_bytes());
     f.extend([0, 0]);
     f.extend([0x08, 0, 0, 0, 0, 0x13, 0x88, 0]);
     f.extend(ethernet(None));
-    f.extend(ipv4(inner_len, DF, 6, [172, 16, 0, 5], [172, 16, 0, 9]));
+    f.extend(ipv4(inner_len, Frag::DontFragment, 6, [172, 16, 0, 5], [172, 16, 0, 9]));
     f.extend([0xc3, 0x50, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
     Frame { bytes: f, wire_len: 14 + outer_len as u32 }
 }
@@ -224,10 +230,10 @@ fn vxlan_frame((src, dst): ([u8; 4], [u8; 4]), inner_len: u16, fragmented: bool)
 /// 10.0.40.10, quoting the 1500-byte DF packet it could not forward.
 fn frag_needed_frame() -> Frame {
     let mut f = ethernet(Some(40));
-    f.extend(ipv4(20 + 8 + 28, 0, 1, [10, 0, 40, 1], [10, 0, 40, 10]));
+    f.extend(ipv4(20 + 8 + 28, Frag::Unset, 1, [10, 0, 40, 1], [10, 0, 40, 10]));
     f.extend([3, 4, 0, 0, 0, 0]);
     f.extend(1450u16.to_be_bytes());
-    f.extend(ipv4(1500, DF, 6, [10, 0, 40, 10], [198, 51, 100, 7]));
+    f.extend(ipv4(1500, Frag::DontFragment, 6, [10, 0, 40, 10], [198, 51, 100, 7]));
     f.extend([0xc3, 0x51, 0x01, 0xbb, 0, 0, 0, 2]);
     Frame { wire_len: f.len() as u32, bytes: f }
 }
@@ -257,8 +263,8 @@ mod tests {
 
     #[test]
     fn headers_carry_valid_checksums() {
-        let h = ipv4(1550, DF, 17, [10, 10, 0, 1], [10, 10, 0, 2]);
-        let sum: u32 = h.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]]) as u32).sum();
-        assert_eq!((sum & 0xffff) + (sum >> 16), 0xffff);
+        let h = ipv4(1550, Frag::DontFragment, 17, [10, 10, 0, 1], [10, 10, 0, 2]);
+        let p = ipv4::Packet::new_checked(&h[..]).unwrap();
+        assert!(p.verify_checksum() && p.dont_frag() && p.total_len() == 1550);
     }
 }

@@ -8,6 +8,13 @@ pub mod ipfix;
 pub mod mtu_drops;
 pub mod pcap;
 
+/// Appends 32-bit words in network order (sFlow's XDR).
+pub fn put_words(out: &mut Vec<u8>, words: &[u32]) {
+    for w in words {
+        out.extend(w.to_be_bytes());
+    }
+}
+
 /// A small, fast, seeded generator (SplitMix64): the same seed gives the same day on every
 /// machine, with no dependency.
 pub struct Rng(u64);

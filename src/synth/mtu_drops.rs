@@ -8,18 +8,12 @@ use std::net::Ipv4Addr;
 
 use plumb_collector::sflow::drop_reason::{PKT_TOO_BIG, forwarding_status};
 
-use super::ipfix;
+use super::{ipfix, put_words};
 
 /// The sFlow agent and the IPFIX exporter.
 pub const SFLOW_AGENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 21);
 pub const IPFIX_EXPORTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 22);
 const TEMPLATE: u16 = 256;
-
-fn words(out: &mut Vec<u8>, w: &[u32]) {
-    for v in w {
-        out.extend(v.to_be_bytes());
-    }
-}
 
 /// The first 128 bytes of a 1500-byte DF TCP segment from 10.0.0.1 to 10.0.0.2:443.
 fn dropped_frame() -> Vec<u8> {
@@ -36,14 +30,14 @@ fn dropped_frame() -> Vec<u8> {
 pub fn sflow_drop(sequence: u32, suppressed: u32) -> Vec<u8> {
     let frame = dropped_frame();
     let mut record = Vec::new();
-    words(&mut record, &[1, 1518, 4, frame.len() as u32]);
+    put_words(&mut record, &[1, 1518, 4, frame.len() as u32]);
     record.extend(&frame);
     let mut body = Vec::new();
-    words(&mut body, &[sequence, 0, 3, suppressed, 3, 4, PKT_TOO_BIG, 1, 1, record.len() as u32]);
+    put_words(&mut body, &[sequence, 0, 3, suppressed, 3, 4, PKT_TOO_BIG, 1, 1, record.len() as u32]);
     body.extend(&record);
     let mut d = Vec::new();
     let agent = u32::from(SFLOW_AGENT);
-    words(&mut d, &[5, 1, agent, 0, sequence, 60_000 + sequence, 1, 5, body.len() as u32]);
+    put_words(&mut d, &[5, 1, agent, 0, sequence, 60_000 + sequence, 1, 5, body.len() as u32]);
     d.extend(&body);
     d
 }

@@ -88,10 +88,14 @@ impl Memory {
     /// Sets `plumb_findings_active` from the findings seen since `since_us`, forgetting older ones.
     fn publish_active(&mut self, m: &Metrics, since_us: i64) {
         self.active.retain(|_, (_, last)| last.is_none_or(|l| l >= since_us));
+        let mut counts: HashMap<(&str, Severity), i64> = HashMap::new();
+        for ((kind, _, _), (severity, _)) in &self.active {
+            *counts.entry((kind, *severity)).or_default() += 1;
+        }
         for k in kind::ALL {
             for s in Severity::ALL {
-                let n = self.active.iter().filter(|((kind, _, _), (sev, _))| *kind == k && *sev == s).count();
-                m.analysis.findings_active.with_label_values(&[k, s.as_str()]).set(n as i64);
+                let n = counts.get(&(k, s)).copied().unwrap_or(0);
+                m.analysis.findings_active.with_label_values(&[k, s.as_str()]).set(n);
             }
         }
     }
